@@ -1,0 +1,118 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOpts describes a process to start in an existing container.
+type ExecOpts struct {
+	Root string
+	ID   string
+	// Process is the complete process to run (see DefaultExecProcess).
+	Process     *specs.Process
+	IO          IO
+	Detach      bool
+	PidFile     string
+	PreserveFDs int
+}
+
+// DefaultExecProcess returns the container's own process from config.json
+// (user, env, capabilities, rlimits, ...), for callers that only change a few
+// fields, as `vmctr exec ID CMD...` does.
+func DefaultExecProcess(ctx context.Context, root, id string) (*specs.Process, error) {
+	_, rec, err := load(root, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Process == nil {
+		return nil, fmt.Errorf("container %q has no recorded process; use --process", id)
+	}
+	p := *rec.Process
+	p.Terminal = false
+	p.ConsoleSize = nil
+	return &p, nil
+}
+
+// Exec starts a process in a created or running container. Attached, it
+// waits and returns the process's exit status; detached, it returns 0 once
+// the process runs.
+func Exec(ctx context.Context, o ExecOpts) (int, error) {
+	if err := validateProcess(o.Process); err != nil {
+		return -1, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	c, _, err := load(o.Root, o.ID)
+	if err != nil {
+		return -1, err
+	}
+	status, err := c.Status()
+	if err != nil {
+		return -1, err
+	}
+	switch status {
+	case libcontainer.Stopped:
+		return -1, fmt.Errorf("cannot exec in a stopped container %q", o.ID)
+	case libcontainer.Paused:
+		return -1, fmt.Errorf("cannot exec in a paused container %q (resume it first)", o.ID)
+	}
+	if o.PidFile, err = absOrEmpty(o.PidFile); err != nil {
+		return -1, err
+	}
+	p := newProcess(o.Process, false)
+	p.LogLevel = strconv.Itoa(int(logrus.GetLevel()))
+	if err := addPreservedFDs(p, o.PreserveFDs); err != nil {
+		return -1, err
+	}
+	io, err := setupIO(p, o.IO, o.Process.Terminal, o.Detach)
+	if err != nil {
+		return -1, err
+	}
+	defer io.Close()
+	var fw *forwarder
+	if !o.Detach {
+		fw = newForwarder()
+		defer fw.stop()
+	}
+	if err := c.Run(p); err != nil {
+		return -1, fmt.Errorf("exec in %q: %w", o.ID, err)
+	}
+	if err := io.waitConsole(); err != nil {
+		_ = p.Signal(unix.SIGKILL)
+		_, _ = p.Wait()
+		return -1, err
+	}
+	io.closePostStart()
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p); err != nil {
+			_ = p.Signal(unix.SIGKILL)
+			_, _ = p.Wait()
+			return -1, err
+		}
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	return fw.wait(p, io)
+}
+
+// Processes lists the host PIDs of a container's processes.
+func Processes(ctx context.Context, root, id string) ([]int, error) {
+	c, _, err := load(root, id)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := c.Processes()
+	if err != nil {
+		return nil, fmt.Errorf("listing processes of %q: %w", id, err)
+	}
+	if pids == nil {
+		pids = []int{}
+	}
+	return pids, nil
+}

@@ -1,0 +1,160 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is where state lives when --root is not given (runc: /run/runc).
+const DefaultRoot = "/run/vmctr"
+
+const (
+	recordFile = "vmctr.json" // vmctr's record, beside libcontainer's state.json
+	lockDir    = ".locks"     // per-container lock files, outside the state dirs
+)
+
+// Record is vmctr's own record of one container, saved as vmctr.json in the
+// container's state directory (root/<id>/, which libcontainer also uses for
+// its state.json). It is written atomically before any cgroup or process
+// exists, so that `delete --force` can undo a create that was killed midway.
+// It is not safe for concurrent use; callers hold the container's lock.
+type Record struct {
+	ID      string    `json:"id"`
+	Bundle  string    `json:"bundle"`
+	Created time.Time `json:"created"`
+	// CgroupPaths are the cgroup directories the container uses, per
+	// controller ("" for the unified hierarchy), known before they exist.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Poststart and Poststop hooks are run by vmctr itself, not by
+	// libcontainer: poststart after `start`, poststop after `delete`.
+	Poststart []specs.Hook `json:"poststart,omitempty"`
+	Poststop  []specs.Hook `json:"poststop,omitempty"`
+	// Process is config.json's process: the defaults for `exec`.
+	Process *specs.Process `json:"process,omitempty"`
+	// Annotations from config.json, reported by `state`.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Started is set once `start` has released the container's process.
+	Started bool `json:"started,omitempty"`
+}
+
+// store is the runtime root directory: one state dir per container plus a
+// directory of lock files. Safe for concurrent use by several processes:
+// every change to a container happens under that container's flock.
+type store struct {
+	root string
+}
+
+func (s store) dir(id string) string { return filepath.Join(s.root, id) }
+
+// lock takes the exclusive flock of container id, waiting for other vmctr
+// processes. The lock file lives outside the state dir so that deleting the
+// state dir never races with a waiter; after locking we check that the file
+// we hold is still the one on disk (it may have been replaced meanwhile).
+func (s store) lock(id string) (unlock func(), err error) {
+	dir := filepath.Join(s.root, lockDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating lock dir: %w", err)
+	}
+	path := filepath.Join(dir, id)
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("opening lock of %q: %w", id, err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking %q: %w", id, err)
+		}
+		var held, onDisk unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &onDisk) == nil && held.Ino == onDisk.Ino {
+			var once sync.Once
+			return func() { once.Do(func() { f.Close() }) }, nil
+		}
+		f.Close() // the lock file was removed by a delete: take the new one
+	}
+}
+
+// removeLock removes the lock file of a deleted container. The caller holds
+// the lock; waiters notice the new inode and retry.
+func (s store) removeLock(id string) {
+	_ = os.Remove(filepath.Join(s.root, lockDir, id))
+}
+
+func (s store) loadRecord(id string) (*Record, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir(id), recordFile))
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("reading record of %q: %w", id, err)
+	}
+	return &r, nil
+}
+
+// saveRecord writes the record atomically: temp file, fsync, rename, fsync dir.
+func (s store) saveRecord(r *Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(s.dir(r.ID), recordFile), b, 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ids lists the container IDs that have a state dir under the root.
+func (s store) ids() ([]string, error) {
+	entries, err := os.ReadDir(s.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
