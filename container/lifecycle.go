@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/user"
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -57,7 +58,7 @@ func load(root, id string) (*libcontainer.Container, *Record, error) {
 	return c, rec, nil
 }
 
-func stateOf(c *libcontainer.Container, rec *Record) (*State, error) {
+func stateOf(root string, c *libcontainer.Container, rec *Record) (*State, error) {
 	ls, err := c.State()
 	if err != nil {
 		return nil, err
@@ -74,7 +75,7 @@ func stateOf(c *libcontainer.Container, rec *Record) (*State, error) {
 		Rootfs:      ls.BaseState.Config.Rootfs,
 		Created:     ls.BaseState.Created,
 		Annotations: rec.Annotations,
-		Owner:       "",
+		Owner:       ownerOf(store{root: root}.dir(c.ID())),
 	}
 	if status != libcontainer.Stopped {
 		s.Pid = ls.BaseState.InitProcessPid
@@ -89,13 +90,25 @@ func stateOf(c *libcontainer.Container, rec *Record) (*State, error) {
 	return s, nil
 }
 
+// ownerOf names the user owning a state dir, as runc's "owner" field does.
+func ownerOf(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return ""
+	}
+	if u, err := user.LookupUid(int(st.Uid)); err == nil {
+		return u.Name
+	}
+	return strconv.Itoa(int(st.Uid))
+}
+
 // GetState reports one container's state.
 func GetState(ctx context.Context, root, id string) (*State, error) {
 	c, rec, err := load(root, id)
 	if err != nil {
 		return nil, err
 	}
-	return stateOf(c, rec)
+	return stateOf(root, c, rec)
 }
 
 // List reports every container under root, sorted by ID. A container whose
@@ -117,7 +130,7 @@ func List(ctx context.Context, root string) ([]State, error) {
 			}
 			continue
 		}
-		s, err := stateOf(c, rec)
+		s, err := stateOf(root, c, rec)
 		if err != nil {
 			logrus.Warnf("skipping %q: %v", id, err)
 			continue
