@@ -106,15 +106,21 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // fatal logs err (to --log, in its format) and on stderr, then exits 1; a
-// container's own exit status is passed through unchanged.
+// container's own exit status is passed through unchanged. Without --log and
+// in text format the stderr line is plain "vmctr: msg": conmon hands a
+// runtime's stderr to the user as it is when it does not pass --log (it only
+// does for runtimes it knows by name).
 func fatal(err error) {
 	var ee exitError
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
 	msg := strings.TrimSpace(err.Error())
-	logrus.Error(msg)
-	if !logsToStderr() {
+	_, text := logrus.StandardLogger().Formatter.(*logrus.TextFormatter)
+	if !logsToStderr() || !text {
+		logrus.Error(msg)
+	}
+	if !logsToStderr() || text {
 		fmt.Fprintln(os.Stderr, "vmctr: "+msg)
 	}
 	os.Exit(1)
