@@ -103,11 +103,14 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 	}
 	p.Env = mergeEnv(p.Env, c.StringSlice("env"))
 	if u := c.String("user"); u != "" {
-		uid, gid, err := parseUser(u)
+		uid, gid, hasGID, err := parseUser(u)
 		if err != nil {
 			return nil, err
 		}
-		p.User.UID, p.User.GID = uid, gid
+		p.User.UID = uid
+		if hasGID { // as runc: without :GID the config's GID stays
+			p.User.GID = gid
+		}
 	}
 	for _, g := range c.Int64Slice("additional-gids") {
 		if g < 0 {
@@ -140,20 +143,21 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 	return p, nil
 }
 
-func parseUser(s string) (uid, gid uint32, err error) {
+// parseUser reads --user UID[:GID]; hasGID says whether a GID was given.
+func parseUser(s string) (uid, gid uint32, hasGID bool, err error) {
 	us, gs, hasGID := strings.Cut(s, ":")
 	u, err := strconv.ParseUint(us, 10, 32)
 	if err != nil {
-		return 0, 0, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
+		return 0, 0, false, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
 	}
 	if hasGID {
 		g, err := strconv.ParseUint(gs, 10, 32)
 		if err != nil {
-			return 0, 0, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
+			return 0, 0, false, fmt.Errorf("--user %q: want numeric UID[:GID]", s)
 		}
 		gid = uint32(g)
 	}
-	return uint32(u), gid, nil
+	return uint32(u), gid, hasGID, nil
 }
 
 // mergeEnv sets each NAME=value of add in env, replacing an earlier NAME.
