@@ -156,6 +156,7 @@ func TestE2EConsoleSocket(t *testing.T) {
 
 	for _, cmd := range []string{"run", "create"} {
 		t.Run(cmd, func(t *testing.T) {
+			e := e.sub(t)
 			id := e.newID()
 			sock, ch := e.consoleSocket()
 			args := []string{cmd, "--bundle", b.dir, "--console-socket", sock, id}

@@ -57,6 +57,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	_ = os.Chmod(dir, 0o755)
+	_ = os.Mkdir(filepath.Join(dir, "bin"), 0o755)
 	workDir = dir
 	code := m.Run()
 	_ = os.RemoveAll(dir)
@@ -86,14 +87,18 @@ func binaries(t *testing.T) (vmctr, probe string) {
 		}
 		vmctrBin = os.Getenv("VMCTR_BINARY")
 		if vmctrBin == "" {
-			vmctrBin = filepath.Join(workDir, "vmctr")
+			// Not beside the state roots: libcontainer seals the binary for
+			// each container with an overlayfs whose layers are the binary's
+			// directory and the state dir, which must not nest (it falls
+			// back to a slower copy).
+			vmctrBin = filepath.Join(workDir, "bin", "vmctr")
 			cmd := exec.Command(gobin, "build", "-tags", "seccomp", "-o", vmctrBin, ".")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("building vmctr: %v\n%s", err, out)
 				return
 			}
 		}
-		probeBin = filepath.Join(workDir, "probe")
+		probeBin = filepath.Join(workDir, "bin", "probe")
 		cmd := exec.Command(gobin, "build", "-o", probeBin, "./testdata/probe")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -115,10 +120,23 @@ type env struct {
 	root string // --root
 	dir  string // bundles, sockets, logs; mode 0755
 
+	*shared
+}
+
+// shared is the part of an env its subtests' envs share.
+type shared struct {
 	mu    sync.Mutex
 	ids   []string
 	procs []*exec.Cmd
 	n     int
+}
+
+// sub returns the env for a subtest: same root and containers, failures
+// reported on t. Cleanup stays with the parent.
+func (e *env) sub(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 // newEnv prepares an e2e test; it skips the test if it cannot run here.
@@ -140,7 +158,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	_ = os.Chmod(dir, 0o755)
-	e := &env{t: t, bin: bin, root: filepath.Join(dir, "root"), dir: dir}
+	e := &env{t: t, bin: bin, root: filepath.Join(dir, "root"), dir: dir, shared: &shared{}}
 	t.Cleanup(e.cleanup)
 	return e
 }
