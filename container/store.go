@@ -77,7 +77,17 @@ func (s store) lock(id string) (unlock func(), err error) {
 		var held, onDisk unix.Stat_t
 		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &onDisk) == nil && held.Ino == onDisk.Ino {
 			var once sync.Once
-			return func() { once.Do(func() { f.Close() }) }, nil
+			return func() {
+				once.Do(func() {
+					// A failed create, or a command on an unknown ID, leaves
+					// no container: drop its lock file too (still locked,
+					// so waiters notice the new inode).
+					if _, err := os.Lstat(s.dir(id)); errors.Is(err, fs.ErrNotExist) {
+						_ = os.Remove(path)
+					}
+					f.Close()
+				})
+			}, nil
 		}
 		f.Close() // the lock file was removed by a delete: take the new one
 	}
