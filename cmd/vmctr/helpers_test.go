@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -330,7 +331,7 @@ func (e *env) wait(cmd *exec.Cmd) result {
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
 		if r.code < 0 {
-			r.code = 128 + int(ee.Sys().(unix.WaitStatus).Signal())
+			r.code = 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
 		}
 	} else if err != nil {
 		e.t.Fatalf("%v: %v", cmd.Args, err)
