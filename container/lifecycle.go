@@ -175,7 +175,14 @@ func Start(ctx context.Context, root, id string) error {
 	if err := st.saveRecord(rec); err != nil {
 		logrus.Warn(err)
 	}
-	runPoststart(c, rec)
+	if len(rec.Poststart) > 0 {
+		s, err := c.OCIState()
+		if err != nil {
+			logrus.Warnf("poststart hooks: %v", err)
+		} else {
+			runHooksWarn("poststart", rec.Poststart, s)
+		}
+	}
 	return nil
 }
 
@@ -297,18 +304,14 @@ func Delete(ctx context.Context, root, id string, force bool) error {
 // destroy removes a stopped container's cgroups and state, then runs its
 // poststop hooks. Preconditions: the caller holds the container's lock.
 func destroy(c *libcontainer.Container, st store, rec *Record) error {
-	var s *specs.State
-	if len(rec.Poststop) > 0 {
-		var err error
-		if s, err = hookState(c, specs.StateStopped); err != nil {
-			logrus.Warnf("poststop hooks not run: %v", err)
-		}
-	}
+	s, _ := c.OCIState()
 	if err := c.Destroy(); err != nil {
 		return fmt.Errorf("deleting %q: %w", c.ID(), err)
 	}
 	removeLeftovers(st, rec)
-	if s != nil {
+	if s != nil && len(rec.Poststop) > 0 {
+		s.Status = specs.StateStopped
+		s.Pid = 0
 		runHooksWarn("poststop", rec.Poststop, s)
 	}
 	return nil
