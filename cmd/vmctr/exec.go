@@ -45,7 +45,7 @@ var execCommand = &cli.Command{
 		id := c.Args().First()
 		p, err := execProcess(c, id)
 		if err != nil {
-			return err
+			return codeError{err, 255}
 		}
 		status, err := container.Exec(c.Context, container.ExecOpts{
 			Root:        c.String("root"),
@@ -57,7 +57,7 @@ var execCommand = &cli.Command{
 			PreserveFDs: c.Int("preserve-fds"),
 		})
 		if err != nil {
-			return err
+			return codeError{err, 255}
 		}
 		if status != 0 {
 			return exitError{status}

@@ -105,8 +105,19 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// fatal logs err (to --log, in its format) and on stderr, then exits 1; a
-// container's own exit status is passed through unchanged. Without --log and
+// codeError is a failure of vmctr itself that exits with a status other
+// than 1: as with runc, a failed exec exits 255, so that a caller waiting for
+// an attached process can tell vmctr's failure from the process's own status.
+type codeError struct {
+	err  error
+	code int
+}
+
+func (e codeError) Error() string { return e.err.Error() }
+func (e codeError) Unwrap() error { return e.err }
+
+// fatal logs err (to --log, in its format) and on stderr, then exits 1 (or a
+// codeError's code); a container's own exit status is passed through unchanged. Without --log and
 // in text format the stderr line is plain "vmctr: msg": conmon hands a
 // runtime's stderr to the user as it is when it does not pass --log (it only
 // does for runtimes it knows by name).
@@ -114,6 +125,11 @@ func fatal(err error) {
 	var ee exitError
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
+	}
+	code := 1
+	var ce codeError
+	if errors.As(err, &ce) {
+		code = ce.code
 	}
 	msg := strings.TrimSpace(err.Error())
 	_, text := logrus.StandardLogger().Formatter.(*logrus.TextFormatter)
@@ -123,7 +139,7 @@ func fatal(err error) {
 	if !logsToStderr() || text {
 		fmt.Fprintln(os.Stderr, "vmctr: "+msg)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }
 
 func logsToStderr() bool {
