@@ -220,6 +220,12 @@ summary() {
 	say ""
 	say "== argv passed to $RTNAME (caller rc=N argv; \$T is the temp dir, 64-hex IDs cut to 12):"
 	sed -E "s|$T|\$T|g; s/([0-9a-f]{12})[0-9a-f]{52}/\1/g" "$ARGVLOG" >&2 || true
+	# ARGV_OUT=FILE: also save the log with every varying part replaced, for
+	# diffing the calls made to two runtimes.
+	if [ -n "${ARGV_OUT:-}" ]; then
+		sed -E "s|$T|\$T|g; s/[0-9a-f]{64}/<id>/g; s|/tmp/conmon-term\.[A-Za-z0-9]+|<conmon-term>|g;
+			s/(pty|runc-process|podman|exec-process-)[0-9]+/\1N/g" "$ARGVLOG" >"$ARGV_OUT"
+	fi
 	say ""
 	if [ "$COMPAT_FAILS" -gt 0 ]; then
 		say "== $COMPAT_PASSES passed, $COMPAT_FAILS FAILED (runtime $RUNTIME)"

@@ -125,6 +125,11 @@ expect_eq "exec -it: exit code back through the pty" 9 "$RC"
 expect_match "exec -it: tty is a /dev/pts" '/dev/pts/[0-9]+' "$OUT"
 expect_has "exec -it: typed input reaches the process" "got:hello" "$OUT"
 
+capture "${P[@]}" exec c1 /no/such/binary
+expect_eq "exec of a missing binary: podman exits 127" 127 "$RC"
+expect_match "exec of a missing binary: the runtime's error is shown" '/no/such/binary.*(no such file|not found)' "$OUT"
+say "     (podman said: $(printf '%s' "$OUT" | tail -n 1))"
+
 capture "${P[@]}" exec -d c1 sleep 300
 expect_eq "exec -d: exit 0" 0 "$RC"
 
