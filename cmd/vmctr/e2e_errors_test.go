@@ -141,6 +141,15 @@ func TestE2EInvalidConfig(t *testing.T) {
 	t.Cleanup(e.expectEmptyRoot)
 }
 
+// wantCode is the exit status of a failed command: 1, but 255 for exec (as
+// runc, so that callers can tell it from the process's own status).
+func wantCode(cmd string) int {
+	if cmd == "exec" {
+		return 255
+	}
+	return 1
+}
+
 func TestE2EUnknownID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -151,8 +160,8 @@ func TestE2EUnknownID(t *testing.T) {
 		{"update", "--memory", "64m", id}, {"events", "--stats", id}, {"events", id},
 	} {
 		r := e.fail("does not exist", args...)
-		if r.code != 1 {
-			t.Errorf("%v: exit %d, want 1", args, r.code)
+		if r.code != wantCode(args[0]) {
+			t.Errorf("%v: exit %d, want %d", args, r.code, wantCode(args[0]))
 		}
 	}
 	// Not even a lock file stays behind.
@@ -256,8 +265,8 @@ func TestE2EInvalidID(t *testing.T) {
 			{"events", "--stats", id},
 		} {
 			r := e.run(nil, args...)
-			if r.code != 1 || !strings.Contains(r.stderr, "invalid container id") {
-				t.Errorf("%q: %s; want exit 1 with \"invalid container id\"", args, r)
+			if r.code != wantCode(args[0]) || !strings.Contains(r.stderr, "invalid container id") {
+				t.Errorf("%q: %s; want exit %d with \"invalid container id\"", args, r, wantCode(args[0]))
 			}
 		}
 	}

@@ -28,8 +28,8 @@ type Report struct {
 	Groups      []int               `json:"groups"`
 	Cwd         string              `json:"cwd"`
 	Env         []string            `json:"env"`
-	Status      map[string]string   `json:"status"` // Cap*, NoNewPrivs, Seccomp from /proc/self/status
-	Rlimits     map[string][2]int64 `json:"rlimits"`
+	Status      map[string]string   `json:"status"`  // Cap*, NoNewPrivs, Seccomp from /proc/self/status
+	Rlimits     map[string][2]int64 `json:"rlimits"` // soft NOFILE is the Go runtime's (raised at start-up)
 	OOMScoreAdj string              `json:"oomScoreAdj"`
 	UIDMap      string              `json:"uidMap"`
 	GIDMap      string              `json:"gidMap"`
