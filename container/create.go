@@ -67,6 +67,11 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	if o.IO.ConsoleSocket, err = absOrEmpty(o.IO.ConsoleSocket); err != nil {
 		return -1, err
 	}
+	var fw *forwarder
+	if run && !o.Detach {
+		fw = newForwarder() // works in the background while we set up
+		defer fw.stop()
+	}
 	spec, err := LoadSpec(bundle)
 	if err != nil {
 		return -1, err
@@ -156,10 +161,8 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 		return -1, err
 	}
 	defer io.Close()
-	var fw *forwarder
-	if !detach {
-		fw = newForwarder()
-		defer fw.stop()
+	if fw != nil {
+		fw.waitReady()
 	}
 	if run {
 		err = c.Run(p)

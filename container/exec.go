@@ -47,6 +47,11 @@ func Exec(ctx context.Context, o ExecOpts) (int, error) {
 	if err := validateProcess(o.Process); err != nil {
 		return -1, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
+	var fw *forwarder
+	if !o.Detach {
+		fw = newForwarder() // works in the background while we set up
+		defer fw.stop()
+	}
 	c, _, err := load(o.Root, o.ID)
 	if err != nil {
 		return -1, err
@@ -74,10 +79,8 @@ func Exec(ctx context.Context, o ExecOpts) (int, error) {
 		return -1, err
 	}
 	defer io.Close()
-	var fw *forwarder
-	if !o.Detach {
-		fw = newForwarder()
-		defer fw.stop()
+	if fw != nil {
+		fw.waitReady()
 	}
 	if err := c.Run(p); err != nil {
 		return -1, fmt.Errorf("exec in %q: %w", o.ID, err)
