@@ -59,6 +59,7 @@ in place of runc.`,
 			createCommand, startCommand, runCommand, execCommand, stateCommand,
 			killCommand, deleteCommand, listCommand, psCommand, pauseCommand,
 			resumeCommand, updateCommand, eventsCommand, specCommand, featuresCommand,
+			buildCommand, inspectCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main's fatal handles errors
 	}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmctr/vmctr/container"
+	"github.com/vmctr/vmctr/rootfs"
+)
+
+var inspectCommand = &cli.Command{
+	Name:      "inspect",
+	Category:  catVmctr,
+	Usage:     "show the manifest of a built container: every file, where it came from and why it is there",
+	ArgsUsage: "<bundle-dir|container-id>",
+	Description: `inspect reads the manifest vmctr build wrote into the container
+(/.vmctr/manifest.json). With --file it answers "why is this file here?": the
+file's entry, then the entry that needed it, back to what was asked for.`,
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "file", Usage: "explain this path inside the container"},
+		&cli.StringFlag{Name: "format", Value: "table", Usage: "output: table or json"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := args(c, 1, 1); err != nil {
+			return err
+		}
+		format := c.String("format")
+		if format != "table" && format != "json" {
+			return fmt.Errorf("inspect: invalid --format %q (want table or json)", format)
+		}
+		arg := c.Args().First()
+		rfs, err := inspectRootfs(c, arg)
+		if err != nil {
+			return fmt.Errorf("inspect: %w", err)
+		}
+		m, err := rootfs.ReadManifest(rfs)
+		if err != nil {
+			return fmt.Errorf("inspect %s: %w", arg, err)
+		}
+		w := c.App.Writer
+		if p := c.String("file"); p != "" {
+			chain := m.Why(p)
+			if chain == nil {
+				return fmt.Errorf("inspect %s: %s is not in the container (not in its manifest)", arg, p)
+			}
+			if format == "json" {
+				return printJSON(w, chain, true)
+			}
+			printWhy(w, chain)
+			return nil
+		}
+		if format == "json" {
+			return printJSON(w, m, true)
+		}
+		printManifest(w, m)
+		return nil
+	},
+}
+
+// inspectRootfs finds the root file system of a bundle directory or of a
+// container (by ID, in --root).
+func inspectRootfs(c *cli.Context, arg string) (string, error) {
+	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+		spec, err := container.LoadSpec(arg)
+		if err != nil {
+			return "", err
+		}
+		r := spec.Root.Path
+		if !filepath.IsAbs(r) {
+			r = filepath.Join(arg, r)
+		}
+		return r, nil
+	}
+	if strings.ContainsRune(arg, '/') {
+		return "", fmt.Errorf("bundle %s: %w", arg, fs.ErrNotExist)
+	}
+	st, err := container.GetState(c.Context, c.String("root"), arg)
+	if err != nil {
+		if errors.Is(err, container.ErrNotExist) {
+			return "", fmt.Errorf("%s is neither a bundle directory nor a container: %w", arg, err)
+		}
+		return "", err
+	}
+	return st.Rootfs, nil
+}
+
+func printManifest(w io.Writer, m *rootfs.Manifest) {
+	fmt.Fprintf(w, "source root: %s\nbuilt:       %s\n", m.SourceRoot, m.Created.Format("2006-01-02 15:04:05 MST"))
+	if len(m.Apps) > 0 {
+		fmt.Fprintf(w, "apps:        %s\n", strings.Join(m.Apps, " "))
+	}
+	if len(m.Packages) > 0 {
+		fmt.Fprintf(w, "packages:    %s\n", strings.Join(m.Packages, " "))
+	}
+	for i, s := range m.Start {
+		fmt.Fprintf(w, "start %d:     %s\n", i+1, strings.Join(s.Args, " "))
+	}
+	fmt.Fprintf(w, "users:       %s\ngroups:      %s\n", strings.Join(m.Users, " "), strings.Join(m.Groups, " "))
+	var files, bytes int64
+	for _, e := range m.Files {
+		if e.Type == rootfs.TypeFile {
+			files++
+			bytes += e.Size
+		}
+	}
+	fmt.Fprintf(w, "files:       %d entries, %d regular files, %s\n\n", len(m.Files), files, humanBytes(bytes))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tTYPE\tMODE\tSIZE\tREASON\tMODIFIED\tDETAIL")
+	for _, e := range m.Files {
+		mod := ""
+		if e.Modified {
+			mod = "yes"
+		}
+		name := e.Path
+		if e.Link != "" {
+			if e.Type == rootfs.TypeSymlink {
+				name += " -> " + e.Link
+			} else {
+				name += " => " + e.Link
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", name, e.Type, e.Mode, e.Size, e.Reason, mod, e.Detail)
+	}
+	tw.Flush()
+}
+
+// printWhy prints a reason chain: the file, then what needed it.
+func printWhy(w io.Writer, chain []rootfs.Entry) {
+	for i, e := range chain {
+		prefix := ""
+		if i > 0 {
+			prefix = strings.Repeat("  ", i-1) + "<- needed by "
+		}
+		fmt.Fprintf(w, "%s%s (%s)\n", prefix, e.Path, e.Type)
+		ind := strings.Repeat("  ", i+1)
+		fmt.Fprintf(w, "%sreason: %s", ind, e.Reason)
+		if e.Detail != "" {
+			fmt.Fprintf(w, ": %s", e.Detail)
+		}
+		fmt.Fprintln(w)
+		if e.Source != "" {
+			fmt.Fprintf(w, "%ssource: %s", ind, e.Source)
+			if e.Modified {
+				fmt.Fprint(w, " (modified)")
+			}
+			fmt.Fprintln(w)
+		}
+		if e.SHA256 != "" {
+			fmt.Fprintf(w, "%ssha256: %s, %d bytes, mode %s\n", ind, e.SHA256, e.Size, e.Mode)
+		}
+		if e.Link != "" {
+			fmt.Fprintf(w, "%slink:   %s\n", ind, e.Link)
+		}
+	}
+}

@@ -1,0 +1,746 @@
+package rootfs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// BuildOpts says what to build. Paths of Apps, Files and start commands are
+// inside SourceRoot; Output and Init are paths on this host.
+type BuildOpts struct {
+	SourceRoot   string        // the root file system to take files from; default "/" (this host)
+	Apps         []string      // programs to carry, with everything they need
+	Packages     []string      // Debian packages to carry, with their dependency closure
+	Files        []string      // extra files or directories
+	Excludes     []string      // globs of paths to leave out (see elfdeps)
+	Trace        bool          // also run the apps once and carry what they open
+	TraceTimeout time.Duration // bound for Trace
+
+	Start       []Command     // what the container starts, in order; default: each app, without arguments
+	StopTimeout time.Duration // how long the init waits for apps after a stop signal; default 10s
+	User        string        // name, uid, name:group or uid:gid in the source's databases; default root
+	Env         []string      // KEY=VALUE for every app
+	Workdir     string        // default /
+	Hostname    string        // default: the first app's name
+	KeepSetuid  bool          // keep setuid/setgid bits and file capabilities (stripped by default)
+
+	Output   string         // the bundle directory to create
+	Force    bool           // replace Output if it exists and is not empty
+	Init     string         // the static init program on this host (vmctr-init)
+	Spec     *specs.Spec    // base config.json (namespaces, mounts, ...); Build sets root, process and hostname
+	Progress func(Progress) // called during the build (from several goroutines, serialised); may be nil
+}
+
+// Progress is a build's progress report.
+type Progress struct {
+	Phase string // "discovering", "copying", "writing"
+	Done  int    // files copied so far (copying)
+	Total int    // files to copy
+	Bytes int64  // bytes copied so far
+}
+
+// Result describes a finished build.
+type Result struct {
+	Bundle    string        `json:"bundle"`
+	Rootfs    string        `json:"rootfs"`
+	Manifest  string        `json:"manifest"` // path on this host
+	Files     int           `json:"files"`    // regular files copied
+	Dirs      int           `json:"dirs"`
+	Symlinks  int           `json:"symlinks"`
+	Hardlinks int           `json:"hardlinks"`
+	Generated int           `json:"generated"` // files vmctr wrote (modified copies, execution files)
+	Bytes     int64         `json:"bytes"`     // content of the copied files
+	Duration  time.Duration `json:"-"`
+	Millis    int64         `json:"durationMs"`
+	Users     []string      `json:"users"`
+	Start     []Command     `json:"start"`
+}
+
+// Build makes an OCI bundle at o.Output holding a private root file system
+// with copies of what o's apps need. It builds in a temporary directory
+// beside Output and renames it into place at the end, so that a failed or
+// cancelled build leaves nothing behind. The bundle directory is 0700
+// (only root reaches the copies); the root file system inside is 0755 so
+// that a container's non-root processes can use it.
+func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
+	began := time.Now()
+	b := &builder{o: o, progress: o.Progress}
+	if err := b.prepare(); err != nil {
+		return nil, err
+	}
+	defer unix.Close(b.srcFd)
+
+	out, err := prepareOutput(o.Output, o.Force)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".vmctr-build-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a build directory beside %s: %w", out, err)
+	}
+	defer func() {
+		if retErr != nil {
+			if err := os.RemoveAll(tmp); err != nil {
+				logrus.Warnf("rootfs: removing the unfinished build %s: %v", tmp, err)
+			}
+		}
+	}()
+	if err := b.build(ctx, tmp); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := replaceDir(tmp, out); err != nil {
+		return nil, err
+	}
+	r := b.result
+	r.Bundle = out
+	r.Rootfs = filepath.Join(out, "rootfs")
+	r.Manifest = filepath.Join(r.Rootfs, ManifestPath)
+	r.Duration = time.Since(began)
+	r.Millis = r.Duration.Milliseconds()
+	return &r, nil
+}
+
+// builder carries one build. Not safe for concurrent use, apart from
+// report, which copy workers call.
+type builder struct {
+	o        BuildOpts
+	srcRoot  string
+	srcFd    int
+	initProg []byte
+	start    []Command
+	workdir  string
+	hostname string
+
+	progress func(Progress)
+	mu       sync.Mutex
+	prog     Progress
+
+	result Result
+}
+
+func (b *builder) report(f func(*Progress)) {
+	if b.progress == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f(&b.prog)
+	b.progress(b.prog)
+}
+
+// prepare checks the options and opens the source root.
+func (b *builder) prepare() error {
+	o := &b.o
+	if o.Output == "" {
+		return fmt.Errorf("%w: no output directory", ErrInvalidOptions)
+	}
+	if o.Spec == nil {
+		return fmt.Errorf("%w: no base config", ErrInvalidOptions)
+	}
+	src := o.SourceRoot
+	if src == "" {
+		src = "/"
+	}
+	src, err := filepath.Abs(src)
+	if err != nil {
+		return fmt.Errorf("source root %s: %w", o.SourceRoot, err)
+	}
+	b.srcRoot = src
+	fd, err := unix.Open(src, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening source root %s: %w", src, err)
+	}
+	b.srcFd = fd
+	fail := func(err error) error { unix.Close(fd); return err }
+
+	if b.initProg, err = loadInit(o.Init); err != nil {
+		return fail(err)
+	}
+	b.start = slices.Clone(o.Start)
+	if len(b.start) == 0 {
+		for _, a := range o.Apps {
+			b.start = append(b.start, Command{Args: []string{a}})
+		}
+	}
+	if len(b.start) == 0 {
+		return fail(fmt.Errorf("%w: nothing to start: name an app (--app) or a start command (--cmd)", ErrInvalidOptions))
+	}
+	for i := range b.start {
+		if err := b.start[i].validate(); err != nil {
+			return fail(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
+		}
+		if b.start[i].Name == "" {
+			b.start[i].Name = path.Base(b.start[i].Args[0])
+		}
+	}
+	for _, e := range o.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return fail(fmt.Errorf("%w: environment entry %q is not KEY=VALUE", ErrInvalidOptions, e))
+		}
+	}
+	b.workdir = o.Workdir
+	if b.workdir == "" {
+		b.workdir = "/"
+	}
+	if !path.IsAbs(b.workdir) {
+		return fail(fmt.Errorf("%w: working directory %q is not absolute", ErrInvalidOptions, b.workdir))
+	}
+	b.workdir = path.Clean(b.workdir)
+	b.hostname = o.Hostname
+	if b.hostname == "" {
+		b.hostname = defaultHostname(b.start[0].Args[0])
+	}
+	if err := validHostname(b.hostname); err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
+	}
+	if o.StopTimeout < 0 || o.StopTimeout > 24*time.Hour {
+		return fail(fmt.Errorf("%w: stop timeout %v out of range", ErrInvalidOptions, o.StopTimeout))
+	}
+	for _, p := range slices.Concat(o.Apps, o.Files) {
+		if !path.IsAbs(p) {
+			return fail(fmt.Errorf("%w: %q is not an absolute path inside the source root", ErrInvalidOptions, p))
+		}
+		if isKernelPath(p) {
+			return fail(fmt.Errorf("file %s: %w", p, ErrKernelFile))
+		}
+	}
+	return nil
+}
+
+func defaultHostname(prog string) string {
+	h := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, path.Base(prog))
+	h = strings.Trim(h, "-")
+	if len(h) > 63 {
+		h = h[:63]
+	}
+	if h == "" {
+		return "vmctr"
+	}
+	return h
+}
+
+func validHostname(h string) error {
+	if len(h) > 64 {
+		return fmt.Errorf("hostname %q is longer than 64 bytes", h)
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return fmt.Errorf("hostname %q has a character other than letters, digits, '-' and '.'", h)
+		}
+	}
+	return nil
+}
+
+// apps returns the programs to discover: the apps named, and the programs
+// of the start commands (found through the container's PATH in the source
+// root when not absolute).
+func (b *builder) apps() []string {
+	apps := slices.Clone(b.o.Apps)
+	for _, c := range b.start {
+		p := c.Args[0]
+		if !path.IsAbs(p) {
+			p = b.lookPath(p)
+		}
+		if p != "" && !slices.Contains(apps, p) {
+			apps = append(apps, p)
+		}
+	}
+	return apps
+}
+
+// lookPath finds a program in the source root along the container's PATH.
+func (b *builder) lookPath(name string) string {
+	if strings.Contains(name, "/") {
+		return ""
+	}
+	for _, d := range strings.Split(pathOf(b.o.Env), ":") {
+		if !path.IsAbs(d) {
+			continue
+		}
+		p := path.Join(d, name)
+		var st unix.Stat_t
+		fd, err := unix.Openat2(b.srcFd, rel(p), &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		if err != nil {
+			continue
+		}
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+func pathOf(env []string) string {
+	p := DefaultPath
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			p = v
+		}
+	}
+	return p
+}
+
+func (b *builder) build(ctx context.Context, bundle string) error {
+	o := b.o
+	b.report(func(p *Progress) { p.Phase = "discovering" })
+	apps := b.apps()
+	traceArgs := map[string][]string{}
+	for _, c := range b.start {
+		if path.IsAbs(c.Args[0]) {
+			if _, ok := traceArgs[c.Args[0]]; !ok {
+				traceArgs[c.Args[0]] = c.Args[1:]
+			}
+		}
+	}
+	found, err := discover(ctx, discoverOpts{
+		Root: b.srcRoot, Apps: apps, Packages: o.Packages, Files: o.Files, Excludes: o.Excludes,
+		Trace: o.Trace, TraceTimeout: o.TraceTimeout, TraceArgs: traceArgs,
+	})
+	if err != nil {
+		return b.sourceErr(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// Plan: every discovered path and what lies on the way to it.
+	pl := newPlanner(b.srcRoot, b.srcFd)
+	asked := map[string]string{} // generated path -> why discovery wanted it
+	for _, f := range found.Files {
+		if slices.Contains(generatedPaths, f.Path) {
+			asked[f.Path] = f.Reason + ": " + f.Detail
+			continue
+		}
+		if err := pl.add(f.Path, f.Reason, f.Detail); err != nil {
+			return err
+		}
+	}
+	for _, g := range generatedPaths {
+		if n, ok := pl.nodes[g]; ok && n.kind != kindDir {
+			// reached as a link target: written, not copied
+			delete(pl.nodes, g)
+		}
+	}
+	for _, d := range []struct {
+		p    string
+		mode uint32
+	}{{"/proc", 0o555}, {"/sys", 0o555}, {"/dev", 0o755}, {"/etc", 0o755}, {"/run", 0o755},
+		{"/tmp", 0o1777}, {"/var", 0o755}, {"/var/tmp", 0o1777}} {
+		pl.ensureDir(d.p, d.mode)
+	}
+	if err := b.planWorkdir(pl); err != nil {
+		return err
+	}
+	pl.nodes[VmctrDir] = &node{path: VmctrDir, kind: kindDir, st: unix.Stat_t{Mode: unix.S_IFDIR | 0o755},
+		reason: ReasonExecution, detail: "vmctr's files: the init program, the execution file, the manifest"}
+	nodes := pl.sorted()
+	for _, n := range nodes {
+		if isKernelPath(n.path) { // defence in depth: elfdeps refuses them too
+			return fmt.Errorf("file %s: %w", n.path, ErrKernelFile)
+		}
+	}
+
+	// Copy.
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", rootfs, err)
+	}
+	dstFd, err := unix.Open(rootfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", rootfs, err)
+	}
+	defer unix.Close(dstFd)
+	if err := unix.Fchmod(dstFd, 0o755); err != nil {
+		return fmt.Errorf("setting the mode of %s: %w", rootfs, err)
+	}
+	c := newCopier(b.srcFd, dstFd, o.KeepSetuid)
+	defer c.close()
+	if err := c.mkdirs(nodes); err != nil {
+		return err
+	}
+	total := 0
+	for _, n := range nodes {
+		if n.kind == kindFile {
+			total++
+		}
+	}
+	b.report(func(p *Progress) { p.Phase, p.Total = "copying", total })
+	err = c.copyFiles(ctx, nodes, func(n *node) {
+		b.report(func(p *Progress) { p.Done++; p.Bytes += n.st.Size })
+	})
+	if err != nil {
+		return b.sourceErr(err)
+	}
+	if err := c.links(nodes); err != nil {
+		return err
+	}
+
+	b.report(func(p *Progress) { p.Phase = "writing" })
+	man := &Manifest{
+		Version: ManifestVersion, Created: time.Now().UTC(), SourceRoot: b.srcRoot,
+		Apps: apps, Packages: o.Packages, Start: b.start,
+	}
+	gen, id, err := b.writeEtc(c, pl, found.Users, found.Groups, asked, man)
+	if err != nil {
+		return err
+	}
+	if err := b.checkStart(rootfs); err != nil {
+		return err
+	}
+	exec, err := b.writeExecution(c)
+	if err != nil {
+		return err
+	}
+	gen = append(gen, exec...)
+
+	// The manifest: every node, then what vmctr wrote.
+	for _, n := range nodes {
+		man.Files = append(man.Files, n.entry())
+	}
+	man.Files = append(man.Files, gen...)
+	slices.SortFunc(man.Files, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	mb, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the manifest: %w", err)
+	}
+	if _, err := c.writeFile(ManifestPath, append(mb, '\n'), 0o644, 0, 0); err != nil {
+		return err
+	}
+	if err := c.finishDirs(nodes); err != nil {
+		return err
+	}
+
+	spec, err := bundleSpec(o.Spec, id, o.Env, b.workdir, b.hostname)
+	if err != nil {
+		return err
+	}
+	sb, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		return fmt.Errorf("encoding config.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), append(sb, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing config.json: %w", err)
+	}
+
+	r := &b.result
+	for _, n := range nodes {
+		switch n.kind {
+		case kindFile:
+			r.Files++
+			r.Bytes += n.st.Size
+		case kindDir:
+			r.Dirs++
+		case kindSymlink:
+			r.Symlinks++
+		case kindHardlink:
+			r.Hardlinks++
+		}
+	}
+	r.Generated = len(gen) + 1 // and the manifest
+	r.Users = man.Users
+	r.Start = b.start
+	return nil
+}
+
+// sourceErr adds the source root to errors about paths in it.
+func (b *builder) sourceErr(err error) error {
+	if b.srcRoot == "/" || strings.Contains(err.Error(), b.srcRoot) {
+		return err
+	}
+	return fmt.Errorf("%w (source root %s)", err, b.srcRoot)
+}
+
+// planWorkdir makes sure the working directory exists in the container.
+func (b *builder) planWorkdir(pl *planner) error {
+	cur := "/"
+	for _, c := range strings.Split(strings.TrimPrefix(b.workdir, "/"), "/") {
+		if c == "" {
+			continue
+		}
+		cur = path.Join(cur, c)
+		n, ok := pl.nodes[cur]
+		if !ok {
+			pl.nodes[cur] = &node{path: cur, kind: kindDir, st: unix.Stat_t{Mode: unix.S_IFDIR | 0o755},
+				reason: ReasonSkeleton, detail: "the working directory " + b.workdir}
+			continue
+		}
+		if n.kind != kindDir {
+			return fmt.Errorf("%w: working directory %s: %s is a %s in the container", ErrInvalidOptions, b.workdir, cur, n.kind)
+		}
+	}
+	return nil
+}
+
+// checkStart fails the build if a start command's program is not in the
+// container.
+func (b *builder) checkStart(rootfs string) error {
+	for _, c := range b.start {
+		p := c.Args[0]
+		cands := []string{p}
+		if !path.IsAbs(p) {
+			cands = nil
+			for _, d := range strings.Split(pathOf(slices.Concat(b.o.Env, c.Env)), ":") {
+				if path.IsAbs(d) {
+					cands = append(cands, path.Join(d, p))
+				}
+			}
+		}
+		ok := false
+		for _, cand := range cands {
+			f, err := pathrs.OpenInRoot(rootfs, cand)
+			if err != nil {
+				continue
+			}
+			fi, err := f.Stat()
+			f.Close()
+			if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: start command %q: program %s is not an executable file in the container (add it with --app or --file)",
+				ErrNotFound, strings.Join(c.Args, " "), p)
+		}
+	}
+	return nil
+}
+
+// writeEtc writes the modified copies and returns their manifest entries
+// and the identity the container runs as.
+func (b *builder) writeEtc(c *copier, pl *planner, users, groups []string, asked map[string]string, man *Manifest) ([]Entry, identity, error) {
+	acc, err := loadAccounts(b.srcFd)
+	if err != nil {
+		return nil, identity{}, err
+	}
+	acc.users["root"], acc.groups["root"] = true, true
+	for _, u := range users {
+		if f := acc.userByName(u); f != nil {
+			acc.keepUser(f)
+		} else {
+			logrus.Warnf("rootfs: user %s is not in the source root's /etc/passwd; leaving it out", u)
+		}
+	}
+	for _, g := range groups {
+		if acc.groupByName(g) != nil {
+			acc.groups[g] = true
+		} else {
+			logrus.Warnf("rootfs: group %s is not in the source root's /etc/group; leaving it out", g)
+		}
+	}
+	// The owners of copied files, so that they have names in the container.
+	for _, n := range pl.nodes {
+		if f := acc.userByID(int(n.st.Uid)); f != nil {
+			acc.keepUser(f)
+		}
+		if f := acc.groupByID(int(n.st.Gid)); f != nil {
+			acc.groups[f[0]] = true
+		}
+	}
+	id, err := acc.resolveUser(b.o.User)
+	if err != nil {
+		return nil, id, err
+	}
+	man.Users, man.Groups = acc.names()
+	passwd, group := acc.files()
+
+	type gfile struct {
+		p      string
+		data   []byte
+		mode   uint32
+		source string
+		detail string
+	}
+	files := []gfile{
+		{etcPasswd, passwd, 0o644, etcPasswd, "only the users the container needs: " + strings.Join(man.Users, ", ")},
+		{etcGroup, group, 0o644, etcGroup, "only the groups the container needs: " + strings.Join(man.Groups, ", ")},
+	}
+	if _, ok := asked[etcShadow]; ok {
+		s, gs := acc.shadowFiles()
+		files = append(files, gfile{etcShadow, s, 0o640, etcShadow, "every kept account locked; no password hash is copied"})
+		if _, ok := asked[etcGshadow]; ok {
+			files = append(files, gfile{etcGshadow, gs, 0o640, etcGshadow, "every kept group locked"})
+		}
+	}
+	resolv, why, err := resolvConf(b.srcFd)
+	if err != nil {
+		return nil, id, err
+	}
+	if why == "" {
+		why = "the source's, as a regular file"
+	}
+	files = append(files,
+		gfile{etcHosts, hostsFile(b.hostname), 0o644, "", "localhost and the container's hostname " + b.hostname},
+		gfile{etcHostname, []byte(b.hostname + "\n"), 0o644, "", "the container's hostname"},
+		gfile{etcResolv, resolv, 0o644, etcResolv, why},
+	)
+	var entries []Entry
+	for _, f := range files {
+		sum, err := c.writeFile(f.p, f.data, f.mode, 0, 0)
+		if err != nil {
+			return nil, id, err
+		}
+		d := f.detail
+		if a, ok := asked[f.p]; ok {
+			d += " (replaces the copy asked for by " + a + ")"
+		}
+		entries = append(entries, Entry{
+			Path: f.p, Type: TypeFile, Source: f.source, Mode: fmt.Sprintf("%04o", f.mode),
+			Size: int64(len(f.data)), SHA256: sum, Reason: ReasonGenerated, Detail: d, Modified: true,
+		})
+	}
+	return entries, id, nil
+}
+
+// writeExecution writes the init program and the execution file.
+func (b *builder) writeExecution(c *copier) ([]Entry, error) {
+	stop := b.o.StopTimeout
+	if stop == 0 {
+		stop = DefaultStopTimeout
+	}
+	rf := RunFile{Version: RunFileVersion, StopTimeout: int((stop + time.Second - 1) / time.Second), Apps: b.start}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rf); err != nil {
+		return nil, fmt.Errorf("encoding the execution file: %w", err)
+	}
+	var out []Entry
+	for _, f := range []struct {
+		p, detail string
+		data      []byte
+		mode      uint32
+		src       string
+	}{
+		{InitPath, "the init program (PID 1): starts the apps, forwards signals, reaps zombies", b.initProg, 0o755, ""},
+		{RunFilePath, "the execution file: what the init starts", buf.Bytes(), 0o644, ""},
+	} {
+		sum, err := c.writeFile(f.p, f.data, f.mode, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Entry{Path: f.p, Type: TypeFile, Mode: fmt.Sprintf("%04o", f.mode), Size: int64(len(f.data)),
+			SHA256: sum, Reason: ReasonExecution, Detail: f.detail})
+	}
+	return out, nil
+}
+
+func (n *node) entry() Entry {
+	e := Entry{
+		Path: n.path, Type: n.kind.String(), Source: n.path, Mode: fmt.Sprintf("%04o", n.mode),
+		UID: n.uid, GID: n.gid, Reason: n.reason, Detail: n.detail, Modified: n.note != "",
+	}
+	switch n.kind {
+	case kindFile, kindHardlink:
+		e.Size, e.SHA256 = n.st.Size, n.sha256
+	case kindSymlink:
+		e.Link, e.Size = n.target, int64(len(n.target))
+	}
+	if n.kind == kindHardlink {
+		e.Link = n.linkTo
+	}
+	if n.reason == ReasonSkeleton || n.reason == ReasonExecution {
+		e.Source = ""
+	}
+	if n.note != "" {
+		e.Detail += "; " + n.note
+	}
+	return e
+}
+
+// prepareOutput checks the output directory: it may be missing or empty,
+// or anything with force; never a symbolic link.
+func prepareOutput(out string, force bool) (string, error) {
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return "", fmt.Errorf("output directory: %w", err)
+	}
+	if out == "/" {
+		return "", fmt.Errorf("%w: the output directory cannot be /", ErrInvalidOptions)
+	}
+	fi, err := os.Lstat(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, err := os.Stat(filepath.Dir(out)); err != nil {
+			return "", fmt.Errorf("output directory %s: its parent: %w", out, err)
+		}
+		return out, nil
+	case err != nil:
+		return "", fmt.Errorf("output directory %s: %w", out, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "", fmt.Errorf("%w: output %s is a symbolic link", ErrInvalidOptions, out)
+	case !fi.IsDir():
+		return "", fmt.Errorf("%w: output %s exists and is not a directory", ErrInvalidOptions, out)
+	}
+	if !force {
+		ents, err := os.ReadDir(out)
+		if err != nil {
+			return "", fmt.Errorf("output directory %s: %w", out, err)
+		}
+		if len(ents) > 0 {
+			return "", fmt.Errorf("%w: %s (use --force to replace it)", ErrOutputExists, out)
+		}
+	}
+	return out, nil
+}
+
+// replaceDir moves the finished build tmp to out, replacing out (moved
+// aside first and removed after) if it exists.
+func replaceDir(tmp, out string) error {
+	if err := os.Rename(tmp, out); err == nil {
+		return nil
+	} else if !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("moving the build into %s: %w", out, err)
+	}
+	old, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".vmctr-old-")
+	if err != nil {
+		return fmt.Errorf("replacing %s: %w", out, err)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, out, unix.AT_FDCWD, old, unix.RENAME_EXCHANGE); err != nil {
+		os.Remove(old)
+		return fmt.Errorf("replacing %s: %w", out, err)
+	}
+	// old now holds the previous bundle, out the empty temp dir.
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, out, unix.RENAME_EXCHANGE); err != nil {
+		_ = unix.Renameat2(unix.AT_FDCWD, out, unix.AT_FDCWD, old, unix.RENAME_EXCHANGE)
+		os.Remove(old)
+		return fmt.Errorf("replacing %s: %w", out, err)
+	}
+	// tmp is the empty dir now; old the previous bundle.
+	os.Remove(tmp)
+	if err := os.RemoveAll(old); err != nil {
+		logrus.Warnf("rootfs: removing the replaced bundle %s: %v", old, err)
+	}
+	return nil
+}

@@ -1,0 +1,450 @@
+package rootfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// copier writes planned nodes into the new root file system. Every path it
+// creates is opened beneath the new root with RESOLVE_NO_SYMLINKS (the
+// links it makes itself are never followed) and created with O_EXCL and
+// O_NOFOLLOW; every source file is opened beneath the source root with
+// RESOLVE_NO_SYMLINKS, so a link swapped in during the build fails the
+// open instead of leading elsewhere. Nothing is ever hard-linked to or
+// mounted from the source: a hard link joins two copies in the new root.
+//
+// The copier owns the directory fds in dirs until close. Files are copied
+// by several goroutines; everything else runs on the caller's goroutine.
+type copier struct {
+	srcFd      int // source root, O_PATH
+	dstFd      int // new root, O_RDONLY|O_DIRECTORY
+	keepSetuid bool
+	asRoot     bool // chown copies to their source owners
+	uid, gid   int  // owner of copies when not root
+
+	dirs map[string]int // open directories of the new root, by path
+
+	bytes atomic.Int64
+	files atomic.Int64
+}
+
+const openHow = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV
+
+func openBeneath(dirfd int, p string, flags uint64, xdev bool) (int, error) {
+	how := uint64(openHow)
+	if !xdev {
+		how &^= unix.RESOLVE_NO_XDEV
+	}
+	for {
+		fd, err := unix.Openat2(dirfd, rel(p), &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: how})
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		return fd, err
+	}
+}
+
+func newCopier(srcFd, dstFd int, keepSetuid bool) *copier {
+	return &copier{
+		srcFd: srcFd, dstFd: dstFd, keepSetuid: keepSetuid,
+		asRoot: os.Geteuid() == 0, uid: os.Geteuid(), gid: os.Getegid(),
+		dirs: map[string]int{"/": dstFd},
+	}
+}
+
+// close closes the directory fds (not the root's).
+func (c *copier) close() {
+	for p, fd := range c.dirs {
+		if p != "/" {
+			unix.Close(fd)
+		}
+	}
+	c.dirs = nil
+}
+
+// parent returns the open directory that will hold p and p's base name.
+func (c *copier) parent(p string) (int, string, error) {
+	d := path.Dir(p)
+	fd, ok := c.dirs[d]
+	if !ok {
+		return -1, "", fmt.Errorf("creating %s: parent directory %s was not created", p, d)
+	}
+	return fd, path.Base(p), nil
+}
+
+// owner returns who owns the copy of n.
+func (c *copier) owner(n *node) (int, int) {
+	if c.asRoot {
+		return int(n.st.Uid), int(n.st.Gid)
+	}
+	return c.uid, c.gid
+}
+
+// perm returns the permission bits of the copy of n: setuid and setgid are
+// dropped from files unless asked for (directories keep setgid, which
+// only sets the group of new files).
+func (c *copier) perm(n *node) (uint32, string) {
+	m := n.st.Mode & 0o7777
+	if n.kind == kindDir || c.keepSetuid || m&(unix.S_ISUID|unix.S_ISGID) == 0 {
+		return m, ""
+	}
+	return m &^ (unix.S_ISUID | unix.S_ISGID), fmt.Sprintf("setuid/setgid bits removed (source mode %04o)", m)
+}
+
+// mkdirs creates the directories, in path order, accessible only to the
+// builder until finishDirs gives them their final modes.
+func (c *copier) mkdirs(nodes []*node) error {
+	for _, n := range nodes {
+		if n.kind != kindDir || n.path == "/" {
+			continue
+		}
+		pfd, base, err := c.parent(n.path)
+		if err != nil {
+			return err
+		}
+		if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+			return fmt.Errorf("creating directory %s: %w", n.path, err)
+		}
+		fd, err := openBeneath(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, true)
+		if err != nil {
+			return fmt.Errorf("opening directory %s: %w", n.path, err)
+		}
+		c.dirs[n.path] = fd
+	}
+	return nil
+}
+
+// finishDirs gives the directories their owners, modes, extended
+// attributes and times, deepest first (creating entries changes a
+// directory's times).
+func (c *copier) finishDirs(nodes []*node) error {
+	for i := len(nodes) - 1; i >= 0; i-- {
+		n := nodes[i]
+		if n.kind != kindDir || n.path == "/" {
+			continue
+		}
+		fd := c.dirs[n.path]
+		n.uid, n.gid = c.owner(n)
+		n.mode, _ = c.perm(n)
+		if c.asRoot {
+			if err := unix.Fchown(fd, n.uid, n.gid); err != nil {
+				return fmt.Errorf("setting the owner of directory %s: %w", n.path, err)
+			}
+		}
+		if n.reason != ReasonSkeleton && n.reason != ReasonGenerated {
+			if sfd, err := openBeneath(c.srcFd, n.path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, false); err == nil {
+				c.copyXattrs(sfd, fd, n.path)
+				unix.Close(sfd)
+			}
+		}
+		if err := unix.Fchmod(fd, n.mode); err != nil {
+			return fmt.Errorf("setting the mode of directory %s: %w", n.path, err)
+		}
+		if n.st.Mtim.Sec != 0 || n.st.Mtim.Nsec != 0 {
+			if err := futimens(fd, []unix.Timespec{n.st.Atim, n.st.Mtim}); err != nil {
+				return fmt.Errorf("setting the times of directory %s: %w", n.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// futimens sets the access and modification times of an open file
+// (utimensat with a NULL path, which x/sys/unix does not offer).
+func futimens(fd int, ts []unix.Timespec) error {
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// copyFiles copies the regular files with up to GOMAXPROCS*2 goroutines;
+// progress is called after each file.
+func (c *copier) copyFiles(ctx context.Context, nodes []*node, progress func(*node)) error {
+	var files []*node
+	for _, n := range nodes {
+		if n.kind == kindFile {
+			files = append(files, n)
+		}
+	}
+	// Big files first, so that one does not finish alone at the end.
+	sort.SliceStable(files, func(i, j int) bool { return files[i].st.Size > files[j].st.Size })
+	workers := min(runtime.GOMAXPROCS(0)*2, 16, len(files))
+	jobs := make(chan *node)
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256<<10)
+			h := sha256.New()
+			for n := range jobs {
+				if err := c.copyFile(n, buf, h); err != nil {
+					errc <- err
+					cancel()
+					return
+				}
+				if progress != nil {
+					progress(n)
+				}
+			}
+		}()
+	}
+	var err error
+send:
+	for _, n := range files {
+		select {
+		case jobs <- n:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err = <-errc:
+	default:
+		err = ctx.Err()
+	}
+	return err
+}
+
+func (c *copier) copyFile(n *node, buf []byte, h hash.Hash) error {
+	pfd, base, err := c.parent(n.path)
+	if err != nil {
+		return err
+	}
+	sfd, err := openBeneath(c.srcFd, n.path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_NONBLOCK, false)
+	if err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("copying %s: %w: %w", n.path, ErrUnreadable, err)
+		}
+		return fmt.Errorf("copying %s: opening the source: %w", n.path, err)
+	}
+	defer unix.Close(sfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(sfd, &st); err != nil {
+		return fmt.Errorf("copying %s: %w", n.path, err)
+	}
+	if st.Dev != n.st.Dev || st.Ino != n.st.Ino || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("copying %s: the source changed during the build", n.path)
+	}
+	n.st = st
+	n.uid, n.gid = c.owner(n)
+	n.mode, n.note = c.perm(n)
+	dfd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("copying %s: creating the copy: %w", n.path, err)
+	}
+	defer unix.Close(dfd)
+	h.Reset()
+	var total int64
+	for {
+		r, err := unix.Read(sfd, buf)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EIO) || errors.Is(err, unix.EISDIR) {
+				return fmt.Errorf("copying %s: %w: %w", n.path, ErrUnreadable, err)
+			}
+			return fmt.Errorf("copying %s: reading: %w", n.path, err)
+		}
+		if r == 0 {
+			break
+		}
+		h.Write(buf[:r])
+		for w := 0; w < r; {
+			k, err := unix.Write(dfd, buf[w:r])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("copying %s: writing: %w", n.path, err)
+			}
+			w += k
+		}
+		total += int64(r)
+	}
+	n.sha256 = hex.EncodeToString(h.Sum(nil))
+	n.st.Size = total
+	if c.asRoot {
+		if err := unix.Fchown(dfd, n.uid, n.gid); err != nil {
+			return fmt.Errorf("copying %s: setting the owner: %w", n.path, err)
+		}
+	}
+	c.copyXattrs(sfd, dfd, n.path)
+	if err := unix.Fchmod(dfd, n.mode); err != nil {
+		return fmt.Errorf("copying %s: setting the mode: %w", n.path, err)
+	}
+	if err := futimens(dfd, []unix.Timespec{st.Atim, st.Mtim}); err != nil {
+		return fmt.Errorf("copying %s: setting the times: %w", n.path, err)
+	}
+	c.bytes.Add(total)
+	c.files.Add(1)
+	return nil
+}
+
+// copyXattrs copies the extended attributes it can; file capabilities
+// (security.capability) only with keepSetuid, since they grant privileges
+// like setuid does. Attributes the new file system refuses are skipped.
+func (c *copier) copyXattrs(sfd, dfd int, p string) {
+	sz, err := unix.Flistxattr(sfd, nil)
+	if err != nil || sz <= 0 {
+		return
+	}
+	list := make([]byte, sz)
+	sz, err = unix.Flistxattr(sfd, list)
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(list[:sz]), "\x00"), "\x00") {
+		if name == "" || (name == "security.capability" && !c.keepSetuid) {
+			if name != "" {
+				logrus.Debugf("rootfs: %s: not copying file capabilities (keep-setuid is off)", p)
+			}
+			continue
+		}
+		vsz, err := unix.Fgetxattr(sfd, name, nil)
+		if err != nil {
+			continue
+		}
+		val := make([]byte, vsz)
+		if vsz, err = unix.Fgetxattr(sfd, name, val); err != nil {
+			continue
+		}
+		if err := unix.Fsetxattr(dfd, name, val[:vsz], 0); err != nil {
+			logrus.Debugf("rootfs: %s: not copying extended attribute %s: %v", p, name, err)
+		}
+	}
+}
+
+// links makes symbolic links, hard links and FIFOs.
+func (c *copier) links(nodes []*node) error {
+	for _, n := range nodes {
+		switch n.kind {
+		case kindSymlink:
+			pfd, base, err := c.parent(n.path)
+			if err != nil {
+				return err
+			}
+			if err := unix.Symlinkat(n.target, pfd, base); err != nil {
+				return fmt.Errorf("creating symbolic link %s: %w", n.path, err)
+			}
+			n.uid, n.gid = c.owner(n)
+			n.mode = 0o777
+			if c.asRoot {
+				if err := unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+					return fmt.Errorf("setting the owner of symbolic link %s: %w", n.path, err)
+				}
+			}
+			_ = unix.UtimesNanoAt(pfd, base, []unix.Timespec{n.st.Atim, n.st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+		case kindFifo:
+			pfd, base, err := c.parent(n.path)
+			if err != nil {
+				return err
+			}
+			n.uid, n.gid = c.owner(n)
+			n.mode, n.note = c.perm(n)
+			if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+				return fmt.Errorf("creating FIFO %s: %w", n.path, err)
+			}
+			// The FIFO was just made in a directory only the builder can
+			// reach, so its name still refers to it.
+			if c.asRoot {
+				err = unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW)
+			}
+			if err == nil {
+				err = unix.Fchmodat(pfd, base, n.mode, 0)
+			}
+			if err != nil {
+				return fmt.Errorf("setting up FIFO %s: %w", n.path, err)
+			}
+		}
+	}
+	// Hard links last: their first names are all copied by now.
+	for _, n := range nodes {
+		if n.kind != kindHardlink {
+			continue
+		}
+		first := c.findCopied(nodes, n.linkTo)
+		if first == nil {
+			return fmt.Errorf("creating hard link %s: %s was not copied", n.path, n.linkTo)
+		}
+		tfd, tbase, err := c.parent(first.path)
+		if err != nil {
+			return err
+		}
+		pfd, base, err := c.parent(n.path)
+		if err != nil {
+			return err
+		}
+		if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
+			return fmt.Errorf("creating hard link %s to %s: %w", n.path, first.path, err)
+		}
+		n.sha256, n.mode, n.uid, n.gid, n.note = first.sha256, first.mode, first.uid, first.gid, first.note
+		n.st.Size = first.st.Size
+	}
+	return nil
+}
+
+func (c *copier) findCopied(nodes []*node, p string) *node {
+	i := sort.Search(len(nodes), func(i int) bool { return nodes[i].path >= p })
+	if i < len(nodes) && nodes[i].path == p && nodes[i].kind == kindFile {
+		return nodes[i]
+	}
+	return nil
+}
+
+// writeFile creates a new regular file at p (its parent created already)
+// with data; it returns the sha256 of data.
+func (c *copier) writeFile(p string, data []byte, mode uint32, uid, gid int) (string, error) {
+	pfd, base, err := c.parent(p)
+	if err != nil {
+		return "", err
+	}
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("creating %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	for w := 0; w < len(data); {
+		k, err := unix.Write(fd, data[w:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("writing %s: %w", p, err)
+		}
+		w += k
+	}
+	if c.asRoot {
+		if err := unix.Fchown(fd, uid, gid); err != nil {
+			return "", fmt.Errorf("setting the owner of %s: %w", p, err)
+		}
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return "", fmt.Errorf("setting the mode of %s: %w", p, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}

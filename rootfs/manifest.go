@@ -1,0 +1,170 @@
+package rootfs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"time"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+)
+
+// ManifestVersion is the version of the manifest format.
+const ManifestVersion = 1
+
+// Reasons the builder itself gives (elfdeps gives the others: app, elf-dep,
+// interpreter, runtime, package, trace, explicit, symlink).
+const (
+	ReasonGenerated = "generated" // a modified copy or a file vmctr writes
+	ReasonExecution = "execution" // the init program and the execution file
+	ReasonParent    = "parent"    // a directory on the way to a needed file
+	ReasonSkeleton  = "skeleton"  // a directory every container has (/proc, /tmp, ...)
+)
+
+// Entry types.
+const (
+	TypeFile     = "file"
+	TypeDir      = "dir"
+	TypeSymlink  = "symlink"
+	TypeHardlink = "hardlink" // another name of an earlier file entry (Link)
+	TypeFifo     = "fifo"
+)
+
+// Manifest is the record of one build, stored in the container at
+// /.vmctr/manifest.json (ManifestPath). Build writes it once; nothing
+// changes it afterwards. A Manifest value is not safe for concurrent
+// modification.
+type Manifest struct {
+	Version    int       `json:"version"`
+	Created    time.Time `json:"created"`
+	SourceRoot string    `json:"sourceRoot"` // the root the files came from ("/" is the build host)
+	Apps       []string  `json:"apps,omitempty"`
+	Packages   []string  `json:"packages,omitempty"`
+	Users      []string  `json:"users"`  // the users in the container's /etc/passwd
+	Groups     []string  `json:"groups"` // the groups in its /etc/group
+	Start      []Command `json:"start"`  // what the execution file starts
+	Files      []Entry   `json:"files"`  // every path in the root file system, sorted
+}
+
+// Entry is one path in the container's root file system.
+type Entry struct {
+	Path     string `json:"path"`             // inside the container
+	Type     string `json:"type"`             // file, dir, symlink, hardlink, fifo
+	Source   string `json:"source,omitempty"` // inside the source root; empty for files vmctr made
+	Mode     string `json:"mode"`             // permission bits in octal, as stored in the container
+	UID      int    `json:"uid"`
+	GID      int    `json:"gid"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256,omitempty"` // of the content in the container (files and hard links)
+	Link     string `json:"link,omitempty"`   // a symlink's target, or the path a hard link shares its inode with
+	Reason   string `json:"reason"`
+	Detail   string `json:"detail,omitempty"` // why, in words
+	Modified bool   `json:"modified"`         // differs from the source on purpose (see Detail)
+}
+
+// Lookup returns the entry for p, or nil.
+func (m *Manifest) Lookup(p string) *Entry {
+	p = path.Clean("/" + p)
+	i, ok := slices.BinarySearchFunc(m.Files, p, func(e Entry, p string) int {
+		switch {
+		case e.Path < p:
+			return -1
+		case e.Path > p:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil
+	}
+	return &m.Files[i]
+}
+
+// absPath finds absolute paths inside a Detail text.
+var absPath = regexp.MustCompile(`(?:^|[\s(])(/[^\s,;:()]+)`)
+
+// Why answers "why is this file here?": the entry for p, then the entry
+// that made it needed, and so on back to what the user asked for (an app, a
+// package, an explicit file). The chain follows the paths named in each
+// entry's Detail (elfdeps writes "DT_NEEDED libc.so.6 of /usr/sbin/nginx")
+// and stops at an entry that names no other file in the manifest. It
+// returns nil if p is not in the manifest.
+func (m *Manifest) Why(p string) []Entry {
+	e := m.Lookup(p)
+	if e == nil {
+		return nil
+	}
+	chain := []Entry{*e}
+	seen := map[string]bool{e.Path: true}
+	for {
+		var next *Entry
+		for _, sm := range absPath.FindAllStringSubmatch(e.Detail, -1) {
+			c := path.Clean(sm[1])
+			if seen[c] {
+				continue
+			}
+			if n := m.Lookup(c); n != nil {
+				next = n
+			}
+		}
+		if next == nil {
+			return chain
+		}
+		seen[next.Path] = true
+		chain = append(chain, *next)
+		e = next
+	}
+}
+
+// DecodeManifest reads a manifest.
+func DecodeManifest(r io.Reader) (*Manifest, error) {
+	var m Manifest
+	if err := json.NewDecoder(r).Decode(&m); err != nil {
+		return nil, fmt.Errorf("decoding manifest: %w", err)
+	}
+	if m.Version != ManifestVersion {
+		return nil, fmt.Errorf("manifest version %d is not supported (want %d)", m.Version, ManifestVersion)
+	}
+	slices.SortFunc(m.Files, func(a, b Entry) int {
+		switch {
+		case a.Path < b.Path:
+			return -1
+		case a.Path > b.Path:
+			return 1
+		}
+		return 0
+	})
+	return &m, nil
+}
+
+// ReadManifest reads the manifest of the root file system rootfs (a
+// directory on the host). The container owns that directory and may have
+// replaced the manifest with a symbolic link, so the path is resolved
+// inside rootfs, never out of it.
+func ReadManifest(rootfs string) (*Manifest, error) {
+	f, err := pathrs.OpenInRoot(rootfs, ManifestPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s (no %s)", ErrNoManifest, rootfs, ManifestPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening manifest in %s: %w", rootfs, err)
+	}
+	defer f.Close()
+	// OpenInRoot returns an O_PATH handle; reopen it for reading.
+	rf, err := pathrs.Reopen(f, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening manifest in %s: %w", rootfs, err)
+	}
+	defer rf.Close()
+	m, err := DecodeManifest(io.LimitReader(rf, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(rootfs, ManifestPath), err)
+	}
+	return m, nil
+}
