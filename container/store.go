@@ -111,7 +111,7 @@ func (s store) loadRecord(id string) (*Record, error) {
 	return &r, nil
 }
 
-// saveRecord writes the record atomically: temp file, fsync, rename, fsync dir.
+// saveRecord writes the record atomically (temp file, rename).
 func (s store) saveRecord(r *Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -120,6 +120,14 @@ func (s store) saveRecord(r *Record) error {
 	return writeFileAtomic(filepath.Join(s.dir(r.ID), recordFile), b, 0o600)
 }
 
+// writeFileAtomic replaces path with data through a temp file and a rename,
+// so that readers and a vmctr killed midway see the old or the new content,
+// never a mix. It does not fsync: the state it holds describes processes and
+// cgroups, which do not survive the machine crash fsync would protect
+// against (and runc and libcontainer do not fsync state.json either). After
+// such a crash a record may be stale or empty; `delete` removes it like any
+// damaged record. Two fsyncs cost 1-3 ms per write here, more under load
+// (docs/performance.md).
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
@@ -131,9 +139,6 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err == nil {
 		err = f.Chmod(mode)
 	}
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -143,10 +148,6 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }
