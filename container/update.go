@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
@@ -20,9 +21,16 @@ func Update(ctx context.Context, root, id string, r *specs.LinuxResources) error
 		if status == libcontainer.Stopped {
 			return fmt.Errorf("container %q: %w", id, ErrNotRunning)
 		}
+		// Config() shares its Cgroups with the container: change a copy,
+		// so that libcontainer can set the old values back if the
+		// kernel refuses a new one.
 		config := c.Config()
-		res := config.Cgroups.Resources
-		if err := mergeResources(res, r); err != nil {
+		cg := *config.Cgroups
+		res := *cg.Resources
+		res.Unified = maps.Clone(res.Unified)
+		cg.Resources = &res
+		config.Cgroups = &cg
+		if err := mergeResources(&res, r); err != nil {
 			return err
 		}
 		if err := c.Set(config); err != nil {
