@@ -140,10 +140,26 @@ func (e *env) sub(t *testing.T) *env {
 	return &c
 }
 
-// newEnv prepares an e2e test; it skips the test if it cannot run here.
+// newEnv prepares an e2e test that starts containers; it skips the test
+// unless it runs as root.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	requireE2E(t)
+	return makeEnv(t)
+}
+
+// newCLIEnv prepares an e2e test that runs vmctr but starts no container
+// (spec, features, --help): it needs no root.
+func newCLIEnv(t *testing.T) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	return makeEnv(t)
+}
+
+func makeEnv(t *testing.T) *env {
+	t.Helper()
 	bin, _ := binaries(t)
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
