@@ -132,7 +132,7 @@ stop_containerd() {
 SHIM_IDS=()
 
 capture "${C[@]}" image import --base-name localhost/vmctr-compat-busybox "$T/image.tar"
-expect_eq "image import of the OCI archive" 0 "$RC"
+expect_rc "image import of the OCI archive" 0
 IMG=localhost/vmctr-compat-busybox:latest
 IMGUSER=localhost/vmctr-compat-busybox:user
 
@@ -151,27 +151,27 @@ newid() { id=$1; SHIM_IDS+=("$1"); }
 
 newid t1
 capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" "$IMG" $id sh -c 'echo out; echo err >&2; exit 3'
-expect_eq "run attached: exit code passed through" 3 "$RC"
+expect_rc "run attached: exit code passed through" 3
 expect_has "run attached: stdout" out "$OUT"
 expect_has "run attached: stderr" err "$OUT"
 
 newid t2
 # (ctr 1.6 does not close the container's stdin at EOF: read what is sent)
 capture_in $'line1\nline2\n' "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" "$IMG" $id sh -c 'head -n 2; tty || true'
-expect_eq "run with stdin: exit 0" 0 "$RC"
+expect_rc "run with stdin: exit 0" 0
 expect_has "run with stdin: stdin reaches the container" $'line1\nline2' "$OUT"
 expect_has "run with stdin: no terminal" "not a tty" "$OUT"
 
 newid t3
 capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --env X=y "$IMGUSER" $id sh -c 'id; pwd; echo FOO=$FOO X=$X'
-expect_eq "run of an image with USER/WORKDIR/ENV: exit 0" 0 "$RC"
+expect_rc "run of an image with USER/WORKDIR/ENV: exit 0" 0
 expect_match "image USER 1234:5678" "uid=1234[( ].*gid=5678" "$OUT"
 expect_has "image WORKDIR /tmp" "/tmp" "$OUT"
 expect_has "image ENV and --env" "FOO=bar X=y" "$OUT"
 
 newid t4
 capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --cwd /home --memory-limit 67108864 "$IMG" $id sh -c "pwd; cat /proc/self/cgroup"
-expect_eq "run --memory-limit --cwd: exit 0" 0 "$RC"
+expect_rc "run --memory-limit --cwd: exit 0" 0
 expect_has "run --cwd /home" "/home" "$OUT"
 expect_has "run --cgroup: the container is in its cgroup" ":/$CGPARENT/$id" "$OUT"
 
@@ -179,7 +179,7 @@ expect_has "run --cgroup: the container is in its cgroup" ":/$CGPARENT/$id" "$OU
 
 newid t5
 with_tty "$(cstr run --rm -t "${RUNOPTS[@]}" --cgroup "$(cg $id)" "$IMG" $id sh -c 'tty; echo READY; read x; echo got:$x; exit 7')"
-expect_eq "run -t: exit code back through the pty" 7 "$RC"
+expect_rc "run -t: exit code back through the pty" 7
 expect_match "run -t: tty is a /dev/pts" '/dev/pts/[0-9]+' "$OUT"
 expect_has "run -t: typed input reaches the container" "got:hello" "$OUT"
 
@@ -188,10 +188,10 @@ expect_has "run -t: typed input reaches the container" "got:hello" "$OUT"
 handler='trap "echo got-USR1" USR1; trap "echo got-TERM; exit 0" TERM; echo started; while :; do sleep 0.2; done'
 newid c1
 capture "${C[@]}" run -d "${RUNOPTS[@]}" --cgroup "$(cg $id)" --memory-limit 67108864 --log-uri "file://$T/logs/c1.log" "$IMGUSER" $id sh -c "$handler"
-expect_eq "run -d: exit 0" 0 "$RC"
+expect_rc "run -d: exit 0" 0
 
 capture "${C[@]}" task exec --fifo-dir "$T/fifo" --exec-id e1 c1 sh -c 'echo FOO=$FOO; id; exit 5'
-expect_eq "exec: exit code passed through" 5 "$RC"
+expect_rc "exec: exit code passed through" 5
 expect_has "exec: the container's env" "FOO=bar" "$OUT"
 expect_match "exec: the container's user" "uid=1234[( ].*gid=5678" "$OUT"
 
@@ -202,7 +202,7 @@ capture_in $'abc\n' "${C[@]}" task exec --fifo-dir "$T/fifo" --exec-id e3 c1 hea
 expect_has "exec: stdin reaches the process" abc "$OUT"
 
 with_tty "$(cstr task exec --fifo-dir "$T/fifo" -t --exec-id e4 c1 sh -c 'tty; echo READY; read x; echo got:$x; exit 9')"
-expect_eq "exec -t: exit code back through the pty" 9 "$RC"
+expect_rc "exec -t: exit code back through the pty" 9
 expect_match "exec -t: tty is a /dev/pts" '/dev/pts/[0-9]+' "$OUT"
 expect_has "exec -t: typed input reaches the process" "got:hello" "$OUT"
 
@@ -212,7 +212,7 @@ expect_match "exec of a missing binary: the shim reports the runtime's error" 'O
 say "     (ctr said: $(printf '%s' "$OUT" | tail -n 1))"
 
 capture "${C[@]}" task exec --fifo-dir "$T/fifo" -d --exec-id e5 c1 sleep 300
-expect_eq "exec -d: exit 0" 0 "$RC"
+expect_rc "exec -d: exit 0" 0
 
 expect_eq "run -d --memory-limit 64M: the container's limit" 67108864 "$(hostmem c1)"
 
@@ -223,11 +223,11 @@ nps=$(printf '%s\n' "$OUT" | grep -cE '^[0-9]+ ' || true)
 if [ "$nps" -ge 3 ]; then pass "task ps: init, the sleep loop and the exec'd sleep ($nps)"; else fail "task ps: want >= 3 processes, got: $OUT"; fi
 
 capture "${C[@]}" task pause c1
-expect_eq "pause: exit 0" 0 "$RC"
+expect_rc "pause: exit 0" 0
 capture "${C[@]}" task ls
 expect_match "pause: PAUSED" "^c1 +[0-9]+ +PAUSED" "$OUT"
 capture "${C[@]}" task resume c1
-expect_eq "resume: exit 0" 0 "$RC"
+expect_rc "resume: exit 0" 0
 capture "${C[@]}" task ls
 expect_match "resume: RUNNING" "^c1 +[0-9]+ +RUNNING" "$OUT"
 
@@ -235,14 +235,14 @@ expect_match "resume: RUNNING" "^c1 +[0-9]+ +RUNNING" "$OUT"
 # UpdateContainerResources calls it) runs `update --resources - ID` with the
 # LinuxResources JSON on stdin. Make that call as the shim would.
 capture_in '{"memory":{"limit":134217728}}' "$WRAPPER" --root "$RUNC_ROOT/$NS" --log "$T/logs/update.json" --log-format json update --resources - c1
-expect_eq "update --resources - (JSON on stdin): exit 0" 0 "$RC"
+expect_rc "update --resources - (JSON on stdin): exit 0" 0
 expect_eq "update: the container's new limit" 134217728 "$(hostmem c1)"
 
 capture "${C[@]}" task kill -s SIGUSR1 c1
-expect_eq "kill -s SIGUSR1: exit 0" 0 "$RC"
+expect_rc "kill -s SIGUSR1: exit 0" 0
 sleep 0.5
 capture "${C[@]}" task kill c1
-expect_eq "kill (SIGTERM): exit 0" 0 "$RC"
+expect_rc "kill (SIGTERM): exit 0" 0
 for i in $(seq 1 50); do
 	"${C[@]}" task ls | grep -qE '^c1 +[0-9]+ +STOPPED' && break
 	sleep 0.1
@@ -253,14 +253,27 @@ capture cat "$T/logs/c1.log"
 expect_has "kill -s SIGUSR1: reached PID 1's handler" got-USR1 "$OUT"
 expect_has "kill: PID 1's handler ran" got-TERM "$OUT"
 capture "${C[@]}" task rm c1
-expect_eq "task rm of a stopped task: exit 0 (PID 1's own status)" 0 "$RC"
+expect_rc "task rm of a stopped task: exit 0 (PID 1's own status)" 0
 capture "${C[@]}" c rm c1
-expect_eq "container rm: exit 0" 0 "$RC"
+expect_rc "container rm: exit 0" 0
+
+# detached with a terminal: the shim keeps the pty master (ctr 1.6 wants a
+# terminal of its own for -t and refuses --log-uri with it: look at PID 1's
+# stdin from inside)
+newid c5
+in_pty "$(cstr run -d -t "${RUNOPTS[@]}" --cgroup "$(cg $id)" "$IMG" $id sleep 300)"
+expect_rc "run -d -t: exit 0" 0
+capture "${C[@]}" task exec --fifo-dir "$T/fifo" --exec-id e1 c5 sh -c 'readlink /proc/1/fd/0; readlink /proc/1/fd/1'
+expect_match "run -d -t: PID 1 has a /dev/pts terminal" '^/dev/pts/[0-9]+'$'\n''/dev/pts/[0-9]+$' "$OUT"
+capture "${C[@]}" task kill -s SIGKILL c5
+capture "${C[@]}" task rm -f c5
+expect_rc "task rm -f of a task with a terminal: exit 0" 0
+"${C[@]}" c rm c5 >/dev/null 2>&1 || true
 
 newid c2
 capture "${C[@]}" run -d "${RUNOPTS[@]}" --cgroup "$(cg $id)" "$IMG" $id sh -c 'sleep 300 & sleep 300 & wait'
 capture "${C[@]}" task kill -a -s SIGKILL c2
-expect_eq "kill -a -s SIGKILL: exit 0" 0 "$RC"
+expect_rc "kill -a -s SIGKILL: exit 0" 0
 for i in $(seq 1 50); do
 	"${C[@]}" task ls | grep -qE '^c2 +[0-9]+ +STOPPED' && break
 	sleep 0.1
@@ -268,21 +281,21 @@ done
 capture "${C[@]}" task ls
 expect_match "kill -a -s SIGKILL: STOPPED" "^c2 +[0-9]+ +STOPPED" "$OUT"
 capture "${C[@]}" task rm c2
-expect_eq "task rm after SIGKILL: exit 0" 0 "$RC"
+expect_rc "task rm after SIGKILL: exit 0" 0
 "${C[@]}" c rm c2 >/dev/null 2>&1 || true
 
 newid c3
 capture "${C[@]}" run -d "${RUNOPTS[@]}" --cgroup "$(cg $id)" "$IMG" $id sleep 300
 capture "${C[@]}" task pause c3
 capture "${C[@]}" task rm -f c3
-expect_eq "task rm -f of a paused task: exit 0" 0 "$RC"
+expect_rc "task rm -f of a paused task: exit 0" 0
 capture "${C[@]}" c rm c3
-expect_eq "container rm after rm -f: exit 0" 0 "$RC"
+expect_rc "container rm after rm -f: exit 0" 0
 
 newid c4
 capture "${C[@]}" run -d "${RUNOPTS[@]}" --cgroup "$(cg $id)" "$IMG" $id sleep 300
 capture "${C[@]}" task rm -f c4
-expect_eq "task rm -f of a running task: exit 0" 0 "$RC"
+expect_rc "task rm -f of a running task: exit 0" 0
 "${C[@]}" c rm c4 >/dev/null 2>&1 || true
 
 capture "${C[@]}" task ls -q

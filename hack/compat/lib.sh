@@ -32,13 +32,15 @@ compat_init() {
 		exit 2
 	fi
 	case $rt in
-	/*) ;;
-	*) rt=$(command -v "$rt" 2>/dev/null || echo "$PWD/$rt") ;;
+	*/*) ;;
+	*) rt=$(command -v "$rt" 2>/dev/null || echo "$rt") ;;
 	esac
 	if [ ! -x "$rt" ] || [ -d "$rt" ]; then
 		say "$0: runtime $rt is not an executable file"
 		exit 2
 	fi
+	# the wrapper runs it from other directories: make the path absolute
+	rt=$(cd "$(dirname "$rt")" && pwd)/$(basename "$rt")
 	[ -x /bin/busybox ] || skip "/bin/busybox (busybox-static) is not installed"
 	RUNTIME=$rt
 	RTNAME=$(basename "$rt")
@@ -155,6 +157,11 @@ expect_eq() {
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
 }
 
+# expect_rc WHAT WANT: checks $RC, showing $OUT if it differs
+expect_rc() {
+	if [ "$2" = "$RC" ]; then pass "$1"; else fail "$1: want exit status $2, got $RC; output: $(printf '%s' "$OUT" | head -c 600)"; fi
+}
+
 # expect_has WHAT NEEDLE HAYSTACK
 expect_has() {
 	case $3 in
@@ -212,6 +219,16 @@ with_tty() {
 	exec 9>&-
 	set -e
 	OUT=$(tr -d '\r' <"$out")
+}
+
+# in_pty CMD-STRING: runs the shell command line under a fresh pty
+# (script(1)) with nothing typed. Sets OUT and RC.
+in_pty() {
+	set +e
+	OUT=$(timeout -k 5 "${STEP_TIMEOUT:-60}" script -qefc "$1" /dev/null </dev/null 2>&1)
+	RC=$?
+	set -e
+	OUT=${OUT//$'\r'/}
 }
 
 # summary prints the argv log with $T abbreviated and the result; returns

@@ -72,31 +72,31 @@ memfile='cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys
 # --- attached, no terminal --------------------------------------------------
 
 capture "${P[@]}" run --rm "${RUNOPTS[@]}" "$IMG" sh -c 'echo out; echo err >&2; exit 3'
-expect_eq "run attached: exit code passed through" 3 "$RC"
+expect_rc "run attached: exit code passed through" 3
 expect_has "run attached: stdout" out "$OUT"
 expect_has "run attached: stderr" err "$OUT"
 
 capture_in $'line1\nline2\n' "${P[@]}" run --rm -i "${RUNOPTS[@]}" "$IMG" sh -c 'cat; tty || true'
-expect_eq "run -i: exit 0" 0 "$RC"
+expect_rc "run -i: exit 0" 0
 expect_has "run -i: stdin reaches the container" $'line1\nline2' "$OUT"
 expect_has "run -i: no terminal" "not a tty" "$OUT"
 
 capture "${P[@]}" run --rm "${RUNOPTS[@]}" -u 1234:5678 -e FOO=bar -w /tmp --hostname box1 "$IMG" \
 	sh -c 'id; echo FOO=$FOO; pwd; hostname'
-expect_eq "run -u/-e/-w: exit 0" 0 "$RC"
+expect_rc "run -u/-e/-w: exit 0" 0
 expect_match "run -u 1234:5678" "uid=1234[( ].*gid=5678" "$OUT"
 expect_has "run -e FOO=bar" "FOO=bar" "$OUT"
 expect_has "run -w /tmp" "/tmp" "$OUT"
 expect_has "run --hostname" "box1" "$OUT"
 
 capture "${P[@]}" run --rm "${RUNOPTS[@]}" -m 64m "$IMG" sh -c "$memfile"
-expect_eq "run -m 64m: exit 0" 0 "$RC"
+expect_rc "run -m 64m: exit 0" 0
 expect_has "run -m 64m: limit seen inside" 67108864 "$OUT"
 
 # --- attached, with a terminal ----------------------------------------------
 
 with_tty "$(podstr run --rm -i -t "${RUNOPTS[@]}" "$IMG" sh -c 'tty; echo READY; read x; echo got:$x; exit 7')"
-expect_eq "run -it: exit code back through the pty" 7 "$RC"
+expect_rc "run -it: exit code back through the pty" 7
 expect_match "run -it: tty is a /dev/pts" '/dev/pts/[0-9]+' "$OUT"
 expect_has "run -it: typed input reaches the container" "got:hello" "$OUT"
 
@@ -105,14 +105,14 @@ expect_has "run -it: typed input reaches the container" "got:hello" "$OUT"
 # PID 1 reports SIGTERM and SIGUSR1 and exits 0 on SIGTERM.
 handler='trap "echo got-USR1" USR1; trap "echo got-TERM; exit 0" TERM; echo started; while :; do sleep 0.2; done'
 capture "${P[@]}" run -d --name c1 "${RUNOPTS[@]}" -m 64m -e FOO=bar "$IMG" sh -c "$handler"
-expect_eq "run -d: exit 0" 0 "$RC"
+expect_rc "run -d: exit 0" 0
 
 capture "${P[@]}" exec c1 sh -c 'echo FOO=$FOO; exit 5'
-expect_eq "exec: exit code passed through" 5 "$RC"
+expect_rc "exec: exit code passed through" 5
 expect_has "exec: container env" "FOO=bar" "$OUT"
 
 capture "${P[@]}" exec -u 1234:5678 -w /tmp -e X=y c1 sh -c 'id; pwd; echo X=$X'
-expect_eq "exec -u/-w/-e: exit 0" 0 "$RC"
+expect_rc "exec -u/-w/-e: exit 0" 0
 expect_match "exec -u 1234:5678" "uid=1234[( ].*gid=5678" "$OUT"
 expect_has "exec -w /tmp" "/tmp" "$OUT"
 expect_has "exec -e X=y" "X=y" "$OUT"
@@ -121,42 +121,42 @@ capture_in $'abc\n' "${P[@]}" exec -i c1 cat
 expect_has "exec -i: stdin reaches the process" abc "$OUT"
 
 with_tty "$(podstr exec -i -t c1 sh -c 'tty; echo READY; read x; echo got:$x; exit 9')"
-expect_eq "exec -it: exit code back through the pty" 9 "$RC"
+expect_rc "exec -it: exit code back through the pty" 9
 expect_match "exec -it: tty is a /dev/pts" '/dev/pts/[0-9]+' "$OUT"
 expect_has "exec -it: typed input reaches the process" "got:hello" "$OUT"
 
 capture "${P[@]}" exec c1 /no/such/binary
-expect_eq "exec of a missing binary: podman exits 127" 127 "$RC"
+expect_rc "exec of a missing binary: podman exits 127" 127
 expect_match "exec of a missing binary: the runtime's error is shown" '/no/such/binary.*(no such file|not found)' "$OUT"
 say "     (podman said: $(printf '%s' "$OUT" | tail -n 1))"
 
 capture "${P[@]}" exec -d c1 sleep 300
-expect_eq "exec -d: exit 0" 0 "$RC"
+expect_rc "exec -d: exit 0" 0
 
 capture "${P[@]}" exec c1 sh -c "$memfile"
 expect_has "run -d -m 64m: limit seen inside" 67108864 "$OUT"
 
 capture "${P[@]}" pause c1
-expect_eq "pause: exit 0" 0 "$RC"
+expect_rc "pause: exit 0" 0
 capture "${P[@]}" inspect -f '{{.State.Status}}' c1
 expect_eq "pause: state" paused "$OUT"
 capture "${P[@]}" unpause c1
-expect_eq "unpause: exit 0" 0 "$RC"
+expect_rc "unpause: exit 0" 0
 capture "${P[@]}" inspect -f '{{.State.Status}}' c1
 expect_eq "unpause: state" running "$OUT"
 
 capture "${P[@]}" update -m 128m c1
-expect_eq "update -m 128m: exit 0" 0 "$RC"
+expect_rc "update -m 128m: exit 0" 0
 capture "${P[@]}" exec c1 sh -c "$memfile"
 expect_eq "update -m 128m: limit seen inside" 134217728 "$OUT"
 
 capture "${P[@]}" kill -s USR1 c1
-expect_eq "kill -s USR1: exit 0" 0 "$RC"
+expect_rc "kill -s USR1: exit 0" 0
 sleep 0.5
 
 start=$(date +%s)
 capture "${P[@]}" stop -t 20 c1
-expect_eq "stop: exit 0" 0 "$RC"
+expect_rc "stop: exit 0" 0
 took=$(($(date +%s) - start))
 if [ "$took" -lt 15 ]; then pass "stop: SIGTERM handled (${took}s)"; else fail "stop: took ${took}s, SIGTERM did not reach PID 1's handler"; fi
 capture "${P[@]}" inspect -f '{{.State.Status}} {{.State.ExitCode}}' c1
@@ -166,41 +166,52 @@ expect_has "kill -s USR1: reached PID 1's handler" got-USR1 "$OUT"
 expect_has "stop: SIGTERM reached PID 1's handler" got-TERM "$OUT"
 
 capture "${P[@]}" start c1
-expect_eq "start (again) of a stopped container: exit 0" 0 "$RC"
+expect_rc "start (again) of a stopped container: exit 0" 0
 capture "${P[@]}" inspect -f '{{.State.Status}}' c1
 expect_eq "start again: state" running "$OUT"
 capture "${P[@]}" restart -t 20 c1
-expect_eq "restart: exit 0" 0 "$RC"
+expect_rc "restart: exit 0" 0
 capture "${P[@]}" exec c1 echo alive
 expect_eq "restart: exec works afterwards" alive "$OUT"
 
 capture "${P[@]}" kill c1
-expect_eq "kill (SIGKILL): exit 0" 0 "$RC"
+expect_rc "kill (SIGKILL): exit 0" 0
 capture "${P[@]}" wait c1
 expect_eq "kill: exit status 137" 137 "$OUT"
 capture "${P[@]}" rm c1
-expect_eq "rm of a stopped container: exit 0" 0 "$RC"
+expect_rc "rm of a stopped container: exit 0" 0
+
+# detached with a terminal: conmon keeps the pty master and logs what it reads
+capture "${P[@]}" run -d -t --name c4 "${RUNOPTS[@]}" "$IMG" sh -c 'tty; echo tty-ok; sleep 300'
+expect_rc "run -d -t: exit 0" 0
+for i in $(seq 1 50); do "${P[@]}" logs c4 2>/dev/null | grep -q tty-ok && break; sleep 0.1; done
+capture "${P[@]}" logs c4
+expect_match "run -d -t: the container has a /dev/pts terminal" '/dev/pts/[0-9]+' "$OUT"
+capture "${P[@]}" exec c4 sh -c 'tty || true'
+expect_has "run -d -t: exec without -t has no terminal" "not a tty" "$OUT"
+capture "${P[@]}" rm -f -t 2 c4
+expect_rc "rm -f of a container with a terminal: exit 0" 0
 
 capture "${P[@]}" run -d --name c2 "${RUNOPTS[@]}" "$IMG" sleep 300
-expect_eq "run -d (sleep): exit 0" 0 "$RC"
+expect_rc "run -d (sleep): exit 0" 0
 capture "${P[@]}" pause c2
 capture "${P[@]}" rm -f -t 2 c2
-expect_eq "rm -f of a paused container: exit 0" 0 "$RC"
+expect_rc "rm -f of a paused container: exit 0" 0
 capture "${P[@]}" run -d --name c3 "${RUNOPTS[@]}" "$IMG" sleep 300
 capture "${P[@]}" rm -f -t 2 c3
-expect_eq "rm -f of a running container: exit 0" 0 "$RC"
+expect_rc "rm -f of a running container: exit 0" 0
 capture "${P[@]}" ps -a -q
 expect_eq "nothing left" "" "$OUT"
 
 # --- errors reach the user --------------------------------------------------
 
 capture "${P[@]}" run --rm "${RUNOPTS[@]}" "$IMG" /no/such/binary
-expect_eq "run of a missing binary: podman exits 127" 127 "$RC"
+expect_rc "run of a missing binary: podman exits 127" 127
 expect_match "run of a missing binary: the runtime's error is shown" '/no/such/binary.*(no such file|not found)' "$OUT"
 say "     (podman said: $(printf '%s' "$OUT" | tail -n 1))"
 
 capture "${P[@]}" run --rm "${RUNOPTS[@]}" "$IMG" /etc/passwd
-expect_eq "run of a non-executable file: podman exits 126" 126 "$RC"
+expect_rc "run of a non-executable file: podman exits 126" 126
 expect_match "run of a non-executable file: the runtime's error is shown" '/etc/passwd.*permission denied' "$OUT"
 say "     (podman said: $(printf '%s' "$OUT" | tail -n 1))"
 
@@ -209,7 +220,7 @@ say "     (podman said: $(printf '%s' "$OUT" | tail -n 1))"
 # --log-format=json --log FILE, and podman shows the "msg" of its last line.
 sed 's/^\[engine\]$/[engine]\nruntime_supports_json = ["crun", "runc", "'"$RTNAME"'"]/' "$T/containers.conf" >"$T/containers-json.conf"
 CONTAINERS_CONF=$T/containers-json.conf capture "${P[@]}" run --rm "${RUNOPTS[@]}" "$IMG" /no/such/binary
-expect_eq "with --log: run of a missing binary: podman exits 127" 127 "$RC"
+expect_rc "with --log: run of a missing binary: podman exits 127" 127
 expect_match "with --log: the runtime's error is shown" '/no/such/binary.*(no such file|not found)' "$OUT"
 say "     (podman said: $(printf '%s' "$OUT" | tail -n 1))"
 expect_match "with --log: conmon passed --log-format=json --log" "^conmon rc=1 --log-format=json --log [^ ]+ create" "$(tail -n 2 "$ARGVLOG")"
