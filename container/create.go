@@ -92,8 +92,11 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 		}
 	}
 	rec := &Record{ID: o.ID, Bundle: bundle, Annotations: spec.Annotations}
-	opts := append([]SpecOpt{withCgroupParent(o.ID, o.SystemdCgroup), withStatx}, o.SpecOpts...)
-	for _, opt := range opts {
+	opts, err := hostSpecOpts(o.ID, o.SystemdCgroup)
+	if err != nil {
+		return -1, err
+	}
+	for _, opt := range append(opts, o.SpecOpts...) {
 		if err := opt(spec); err != nil {
 			return -1, err
 		}
@@ -123,6 +126,7 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	if err != nil {
 		return -1, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
+	dropBindMountData(config)
 	if cm, err := manager.New(config.Cgroups); err == nil {
 		rec.CgroupPaths = cm.GetPaths()
 	} else {
@@ -152,6 +156,7 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 
 	p := newProcess(spec.Process, true)
 	p.LogLevel = strconv.Itoa(int(logrus.GetLevel()))
+	lateRlimits := deferRlimits(spec, config, p)
 	if err := addPreservedFDs(p, o.PreserveFDs); err != nil {
 		return -1, err
 	}
@@ -164,13 +169,28 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	if fw != nil {
 		fw.waitReady()
 	}
-	if run {
-		err = c.Run(p)
-	} else {
-		err = c.Start(p)
-	}
-	if err != nil {
+	// Start leaves init waiting for Exec (the "created" state); run goes on
+	// at once, after the limits init could not live with during its set-up.
+	if err := c.Start(p); err != nil {
 		return -1, fmt.Errorf("starting container process: %w", err)
+	}
+	if err := setLateRlimits(p, lateRlimits); err != nil {
+		_ = p.Signal(unix.SIGKILL)
+		_, _ = p.Wait()
+		return -1, err
+	}
+	var w *execWatch
+	if run && len(rec.Poststart) > 0 {
+		if pid, err := p.Pid(); err == nil {
+			w = watchExec(pid)
+		}
+	}
+	if run {
+		if err := c.Exec(); err != nil {
+			_ = p.Signal(unix.SIGKILL)
+			_, _ = p.Wait()
+			return -1, fmt.Errorf("starting container process: %w", err)
+		}
 	}
 	if err := io.waitConsole(); err != nil {
 		_ = p.Signal(unix.SIGKILL)
@@ -193,9 +213,7 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	if err := st.saveRecord(rec); err != nil {
 		logrus.Warn(err)
 	}
-	if s, err := c.OCIState(); err == nil {
-		runHooksWarn("poststart", rec.Poststart, s)
-	}
+	runPoststart(ctx, c, rec, w)
 	if detach {
 		return 0, nil
 	}

@@ -168,6 +168,12 @@ func Start(ctx context.Context, root, id string) error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", status)
 	}
+	var w *execWatch
+	if len(rec.Poststart) > 0 {
+		if ls, err := c.State(); err == nil {
+			w = watchExec(ls.BaseState.InitProcessPid)
+		}
+	}
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("starting container %q: %w", id, err)
 	}
@@ -175,14 +181,7 @@ func Start(ctx context.Context, root, id string) error {
 	if err := st.saveRecord(rec); err != nil {
 		logrus.Warn(err)
 	}
-	if len(rec.Poststart) > 0 {
-		s, err := c.OCIState()
-		if err != nil {
-			logrus.Warnf("poststart hooks: %v", err)
-		} else {
-			runHooksWarn("poststart", rec.Poststart, s)
-		}
-	}
+	runPoststart(ctx, c, rec, w)
 	return nil
 }
 
@@ -304,14 +303,18 @@ func Delete(ctx context.Context, root, id string, force bool) error {
 // destroy removes a stopped container's cgroups and state, then runs its
 // poststop hooks. Preconditions: the caller holds the container's lock.
 func destroy(c *libcontainer.Container, st store, rec *Record) error {
-	s, _ := c.OCIState()
+	var s *specs.State
+	if len(rec.Poststop) > 0 {
+		var err error
+		if s, err = hookState(c, specs.StateStopped); err != nil {
+			logrus.Warnf("poststop hooks not run: %v", err)
+		}
+	}
 	if err := c.Destroy(); err != nil {
 		return fmt.Errorf("deleting %q: %w", c.ID(), err)
 	}
 	removeLeftovers(st, rec)
-	if s != nil && len(rec.Poststop) > 0 {
-		s.Status = specs.StateStopped
-		s.Pid = 0
+	if s != nil {
 		runHooksWarn("poststop", rec.Poststop, s)
 	}
 	return nil
