@@ -428,6 +428,8 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 		man.Files = append(man.Files, n.entry())
 	}
 	man.Files = append(man.Files, gen...)
+	man.Files = append(man.Files, Entry{Path: ManifestPath, Type: TypeFile, Mode: "0644", Reason: ReasonExecution,
+		Detail: "this manifest (its own size and digest cannot be in it)"})
 	slices.SortFunc(man.Files, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
 	mb, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {

@@ -88,7 +88,7 @@ func ParseDefinition(r io.Reader, name, dir string) (*Definition, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: %s is empty", ErrInvalidDefinition, name)
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalidDefinition, name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%w: %s", ErrInvalidDefinition, yamlMsg(name, strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -138,9 +138,13 @@ func ParseDefinition(r io.Reader, name, dir string) (*Definition, error) {
 	if err := plain.Decode(&def); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return nil, fmt.Errorf("%w: %s: %s", ErrInvalidDefinition, name, strings.Join(te.Errors, "; "))
+			var msgs []string
+			for _, e := range te.Errors {
+				msgs = append(msgs, yamlMsg(name, e))
+			}
+			return nil, fmt.Errorf("%w: %s", ErrInvalidDefinition, strings.Join(msgs, "; "))
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidDefinition, name, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidDefinition, yamlMsg(name, err.Error()))
 	}
 	if def.Version != 0 && def.Version != 1 {
 		return nil, bad(seen["version"], "version %d is not supported (want 1)", def.Version)
@@ -159,6 +163,18 @@ func ReadDefinition(p string) (*Definition, error) {
 	}
 	defer f.Close()
 	return ParseDefinition(f, p, filepath.Dir(p))
+}
+
+// yamlMsg turns yaml.v3's "line 3: cannot unmarshal ..." into
+// "app.yaml:3: cannot unmarshal ...".
+func yamlMsg(name, msg string) string {
+	var line int
+	var rest string
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		_, rest, _ = strings.Cut(msg, ":")
+		return fmt.Sprintf("%s:%d:%s", name, line, rest)
+	}
+	return name + ": " + msg
 }
 
 type badFunc func(line int, format string, args ...any) error

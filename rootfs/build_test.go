@@ -1,0 +1,418 @@
+package rootfs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	initOnce sync.Once
+	initBin  string
+	initErr  error
+)
+
+// testInit compiles the init program (rootfs/init/vmctr-init.c) once; tests
+// that need it skip without a C compiler and a static libc.
+func testInit(t *testing.T) string {
+	t.Helper()
+	initOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vmctr-init-")
+		if err != nil {
+			initErr = err
+			return
+		}
+		initBin = filepath.Join(dir, "vmctr-init")
+		out, err := exec.Command("cc", "-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", initBin, "init/vmctr-init.c").CombinedOutput()
+		if err != nil {
+			initErr = errors.New(string(out))
+		}
+	})
+	if initErr != nil {
+		t.Skipf("cannot build the static init program: %v", initErr)
+	}
+	return initBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if initBin != "" {
+		os.RemoveAll(filepath.Dir(initBin))
+	}
+	os.Exit(code)
+}
+
+func write(t *testing.T, p, data string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+	// os.FileMode has its own setuid bit; take the octal mode as chmod(2) does.
+	if err := unix.Chmod(p, uint32(mode)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, p string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sourceRoot makes a small server root file system: a static program
+// reached through a /bin -> usr/bin link, hard links, a setuid file,
+// absolute and relative links, a broken one and one that climbs out, a
+// kernel, and users.
+func sourceRoot(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	app, err := os.ReadFile(testInit(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(src, "usr/bin/app"), string(app), 0o755)
+	symlink(t, "usr/bin", filepath.Join(src, "bin"))
+	write(t, filepath.Join(src, "usr/bin/suid"), "#!/bin/app\n", 0o4755)
+	write(t, filepath.Join(src, "data/a"), "shared content\n", 0o640)
+	if err := os.Link(filepath.Join(src, "data/a"), filepath.Join(src, "data/b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(src, "data/fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(src, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n"+
+		"daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"+
+		"app:$6$secret$hash:1000:1000:App:/home/app:/bin/sh\n"+
+		"other:x:1001:1001::/home/other:/bin/sh\n", 0o644)
+	write(t, filepath.Join(src, "etc/group"), "root:x:0:\ndaemon:x:1:\napp:x:1000:\nother:x:1001:\nstaff:x:50:app,other\n", 0o644)
+	write(t, filepath.Join(src, "etc/shadow"), "root:$6$roothash:1::::::\napp:$6$apphash:1::::::\n", 0o640)
+	write(t, filepath.Join(src, "etc/resolv.conf"), "nameserver 127.0.0.53\nsearch example.org\n", 0o644)
+	symlink(t, "/data/a", filepath.Join(src, "etc/alt"))
+	symlink(t, "../data/b", filepath.Join(src, "etc/rel"))
+	symlink(t, "/nonexistent/file", filepath.Join(src, "etc/broken"))
+	symlink(t, "../../../../etc/hostname", filepath.Join(src, "etc/escape"))
+	write(t, filepath.Join(src, "boot/vmlinuz-6.1.0"), "kernel", 0o644)
+	symlink(t, "boot/vmlinuz-6.1.0", filepath.Join(src, "vmlinuz"))
+	write(t, filepath.Join(src, "lib/modules/6.1.0/x.ko"), "module", 0o644)
+	return src
+}
+
+func baseSpec() *specs.Spec {
+	return &specs.Spec{Version: specs.Version, Process: &specs.Process{Cwd: "/"}, Linux: &specs.Linux{}}
+}
+
+func buildOpts(t *testing.T, src, out string) BuildOpts {
+	return BuildOpts{
+		SourceRoot: src, Output: out, Init: testInit(t), Spec: baseSpec(),
+		Apps:  []string{"/bin/app"},
+		Files: []string{"/data", "/etc/alt", "/etc/rel", "/usr/bin/suid", "/etc/shadow"},
+		User:  "app", Env: []string{"A=1"}, Workdir: "/home/app",
+		Start: []Command{{Args: []string{"/bin/app", "x"}}},
+	}
+}
+
+func ino(t *testing.T, p string) (uint64, uint64) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Dev, st.Ino
+}
+
+func TestBuild(t *testing.T) {
+	src := sourceRoot(t)
+	out := filepath.Join(t.TempDir(), "bundle")
+	res, err := Build(context.Background(), buildOpts(t, src, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rfs := filepath.Join(out, "rootfs")
+	if res.Bundle != out || res.Rootfs != rfs {
+		t.Errorf("result paths %q %q", res.Bundle, res.Rootfs)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("bundle dir mode: %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(rfs); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("rootfs mode: %v %v", fi.Mode(), err)
+	}
+
+	// Links stay links; copies are new inodes; hard links join copies.
+	if l, err := os.Readlink(filepath.Join(rfs, "bin")); err != nil || l != "usr/bin" {
+		t.Errorf("/bin: %q %v, want a link to usr/bin", l, err)
+	}
+	if l, _ := os.Readlink(filepath.Join(rfs, "etc/alt")); l != "/data/a" {
+		t.Errorf("/etc/alt -> %q", l)
+	}
+	if _, i := ino(t, filepath.Join(rfs, "usr/bin/app")); func() bool { _, j := ino(t, filepath.Join(src, "usr/bin/app")); return i == j }() {
+		t.Error("/usr/bin/app shares its inode with the source")
+	}
+	_, ia := ino(t, filepath.Join(rfs, "data/a"))
+	_, ib := ino(t, filepath.Join(rfs, "data/b"))
+	_, is := ino(t, filepath.Join(src, "data/a"))
+	if ia != ib || ia == is {
+		t.Errorf("hard links: a=%d b=%d source=%d; want a==b!=source", ia, ib, is)
+	}
+	if fi, err := os.Lstat(filepath.Join(rfs, "data/fifo")); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("fifo: %v %v", fi, err)
+	}
+	if fi, _ := os.Stat(filepath.Join(rfs, "usr/bin/suid")); fi.Mode()&os.ModeSetuid != 0 || fi.Mode().Perm() != 0o755 {
+		t.Errorf("setuid file mode %v, want 0755 without setuid", fi.Mode())
+	}
+	if fi, _ := os.Stat(filepath.Join(rfs, "data/a")); fi.Mode().Perm() != 0o640 {
+		t.Errorf("/data/a mode %v", fi.Mode())
+	}
+	if fi, _ := os.Stat(filepath.Join(rfs, "tmp")); fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
+		t.Errorf("/tmp mode %v", fi.Mode())
+	}
+	if fi, err := os.Stat(filepath.Join(rfs, "home/app")); err != nil || !fi.IsDir() {
+		t.Errorf("working directory not made: %v", err)
+	}
+	for _, p := range []string{"boot", "lib/modules", "vmlinuz", "etc/broken"} {
+		if _, err := os.Lstat(filepath.Join(rfs, p)); err == nil {
+			t.Errorf("/%s was copied", p)
+		}
+	}
+
+	// Modified copies.
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(rfs, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if pw := read("etc/passwd"); pw != "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n" {
+		t.Errorf("/etc/passwd:\n%s", pw)
+	}
+	if gr := read("etc/group"); gr != "root:x:0:\napp:x:1000:\nstaff:x:50:app\n" {
+		t.Errorf("/etc/group:\n%s", gr)
+	}
+	if sh := read("etc/shadow"); strings.Contains(sh, "$6$") || !strings.Contains(sh, "app:!*:") {
+		t.Errorf("/etc/shadow:\n%s", sh)
+	}
+	if rc := read("etc/resolv.conf"); !strings.Contains(rc, "nameserver 127.0.0.1\n") || strings.Contains(rc, "127.0.0.53") ||
+		!strings.Contains(rc, "search example.org") {
+		t.Errorf("/etc/resolv.conf:\n%s", rc)
+	}
+	if h := read("etc/hostname"); h != "app\n" {
+		t.Errorf("/etc/hostname %q", h)
+	}
+	var rf RunFile
+	if err := json.Unmarshal([]byte(read("/.vmctr/run.json")), &rf); err != nil || len(rf.Apps) != 1 || rf.Apps[0].Args[1] != "x" || rf.StopTimeout != 10 {
+		t.Errorf("run.json: %+v %v", rf, err)
+	}
+
+	// config.json
+	var s specs.Spec
+	b, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Root.Path != "rootfs" || s.Process.Args[0] != InitPath || s.Process.User.UID != 1000 || s.Process.User.GID != 1000 ||
+		len(s.Process.User.AdditionalGids) != 1 || s.Process.User.AdditionalGids[0] != 50 ||
+		s.Process.Cwd != "/home/app" || s.Hostname != "app" || s.Process.Terminal {
+		t.Errorf("config.json: root %+v process %+v hostname %q", s.Root, s.Process, s.Hostname)
+	}
+	if !strings.Contains(strings.Join(s.Process.Env, " "), "A=1") || !strings.Contains(strings.Join(s.Process.Env, " "), "HOME=/home/app") {
+		t.Errorf("env %q", s.Process.Env)
+	}
+
+	// The manifest.
+	m, err := ReadManifest(rfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := m.Lookup("/usr/bin/suid")
+	if e == nil || !e.Modified || e.Mode != "0755" || !strings.Contains(e.Detail, "setuid") {
+		t.Errorf("manifest /usr/bin/suid: %+v", e)
+	}
+	e = m.Lookup("/data/b")
+	if e == nil || e.Type != TypeHardlink || e.Link != "/data/a" || e.SHA256 == "" {
+		t.Errorf("manifest /data/b: %+v", e)
+	}
+	e = m.Lookup("/etc/passwd")
+	if e == nil || e.Reason != ReasonGenerated || !e.Modified || e.Source != "/etc/passwd" {
+		t.Errorf("manifest /etc/passwd: %+v", e)
+	}
+	e = m.Lookup("/bin")
+	if e == nil || e.Type != TypeSymlink || e.Reason != ReasonSymlink {
+		t.Errorf("manifest /bin: %+v", e)
+	}
+	e = m.Lookup("/usr/bin/app")
+	if e == nil || e.Reason != "app" || e.Size == 0 || len(e.SHA256) != 64 {
+		t.Errorf("manifest /usr/bin/app: %+v", e)
+	}
+	// Every path in the tree is in the manifest, and the other way round.
+	seen := map[string]bool{}
+	err = filepath.Walk(rfs, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		r := strings.TrimPrefix(p, rfs)
+		if r == "" {
+			return nil
+		}
+		seen[r] = true
+		if m.Lookup(r) == nil {
+			t.Errorf("%s is not in the manifest", r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Files {
+		if !seen[e.Path] {
+			t.Errorf("manifest entry %s is not in the tree", e.Path)
+		}
+	}
+}
+
+// TestBuildBadInput: each bad input is an error naming the file, and no
+// output or temporary directory is left behind.
+func TestBuildBadInput(t *testing.T) {
+	src := sourceRoot(t)
+	for _, tc := range []struct {
+		name  string
+		edit  func(*BuildOpts)
+		err   error
+		names string
+	}{
+		{"missing app", func(o *BuildOpts) { o.Apps = []string{"/usr/bin/missing"}; o.Start = nil }, ErrNotFound, "/usr/bin/missing"},
+		{"broken link", func(o *BuildOpts) { o.Files = []string{"/etc/broken"} }, ErrBrokenSymlink, "/etc/broken"},
+		{"link out of the root", func(o *BuildOpts) { o.Files = []string{"/etc/escape"} }, ErrOutsideRoot, "/etc/escape"},
+		{"relative path", func(o *BuildOpts) { o.Files = []string{"etc/alt"} }, ErrInvalidOptions, "etc/alt"},
+		{"kernel", func(o *BuildOpts) { o.Files = []string{"/boot/vmlinuz-6.1.0"} }, ErrKernelFile, "/boot/vmlinuz-6.1.0"},
+		{"kernel by link", func(o *BuildOpts) { o.Files = []string{"/vmlinuz"} }, ErrKernelFile, "/vmlinuz"},
+		{"module dir", func(o *BuildOpts) { o.Files = []string{"/lib/modules"} }, ErrKernelFile, "/lib/modules"},
+		{"unknown user", func(o *BuildOpts) { o.User = "nobody" }, ErrInvalidOptions, "nobody"},
+		{"start program missing", func(o *BuildOpts) { o.Start = []Command{{Args: []string{"/usr/bin/nothere"}}} }, ErrNotFound, "/usr/bin/nothere"},
+		{"dynamic init", func(o *BuildOpts) { o.Init = "/bin/sh" }, ErrBadInit, "/bin/sh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			out := filepath.Join(parent, "bundle")
+			o := buildOpts(t, src, out)
+			tc.edit(&o)
+			_, err := Build(context.Background(), o)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if !strings.Contains(err.Error(), tc.names) {
+				t.Errorf("error %q does not name %s", err, tc.names)
+			}
+			if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+				t.Errorf("left behind: %v", ents)
+			}
+		})
+	}
+}
+
+func TestBuildOutput(t *testing.T) {
+	src := sourceRoot(t)
+	parent := t.TempDir()
+	out := filepath.Join(parent, "bundle")
+	write(t, filepath.Join(out, "keep"), "x", 0o644)
+	if _, err := Build(context.Background(), buildOpts(t, src, out)); !errors.Is(err, ErrOutputExists) {
+		t.Fatalf("build into a non-empty dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "keep")); err != nil {
+		t.Fatal("the existing output was touched")
+	}
+	o := buildOpts(t, src, out)
+	o.Force = true
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "keep")); err == nil {
+		t.Error("--force did not replace the output")
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+		t.Errorf("beside the output: %v", ents)
+	}
+	// An empty directory is fine without force.
+	empty := filepath.Join(parent, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), buildOpts(t, src, empty)); err != nil {
+		t.Fatal(err)
+	}
+	// A symlink as output is refused.
+	if err := os.Symlink(empty, filepath.Join(parent, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), buildOpts(t, src, filepath.Join(parent, "link"))); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("symlink output: %v", err)
+	}
+	// A cancelled build leaves nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Build(ctx, buildOpts(t, src, filepath.Join(parent, "cancelled"))); err == nil {
+		t.Error("cancelled build succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(parent, "cancelled")); err == nil {
+		t.Error("cancelled build left its output")
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 3 {
+		t.Errorf("beside the outputs: %v", ents)
+	}
+}
+
+func TestWhy(t *testing.T) {
+	m := &Manifest{Files: []Entry{
+		{Path: "/lib/libc.so.6", Reason: "elf-dep", Detail: "DT_NEEDED libc.so.6 of /lib/libssl.so.3"},
+		{Path: "/lib/libssl.so.3", Reason: "elf-dep", Detail: "DT_NEEDED libssl.so.3 of /usr/sbin/nginx"},
+		{Path: "/usr/sbin/nginx", Reason: "app", Detail: "named with --app"},
+		{Path: "/x", Reason: "elf-dep", Detail: "loop via /y"},
+		{Path: "/y", Reason: "elf-dep", Detail: "loop via /x"},
+	}}
+	chain := m.Why("/lib/libc.so.6")
+	var got []string
+	for _, e := range chain {
+		got = append(got, e.Path)
+	}
+	if strings.Join(got, " ") != "/lib/libc.so.6 /lib/libssl.so.3 /usr/sbin/nginx" {
+		t.Errorf("Why = %v", got)
+	}
+	if len(m.Why("/x")) != 2 {
+		t.Errorf("a loop: %v", m.Why("/x"))
+	}
+	if m.Why("/nope") != nil {
+		t.Error("Why of a missing path")
+	}
+}
+
+func TestIsKernelPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/boot": true, "/boot/config-6.1": true, "/lib/modules/6.1/kernel/x.ko": true, "/usr/lib/firmware/a.bin": true,
+		"/vmlinuz": true, "/vmlinuz.old": true, "/initrd.img": true, "/srv/initramfs-x.img": true,
+		"/usr/lib/x86_64-linux-gnu/libc.so.6": false, "/bootstrap": false, "/lib/modules-load.d/x.conf": false,
+	} {
+		if isKernelPath(p) != want {
+			t.Errorf("isKernelPath(%s) = %v", p, !want)
+		}
+	}
+}
+
