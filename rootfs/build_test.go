@@ -415,4 +415,3 @@ func TestIsKernelPath(t *testing.T) {
 		}
 	}
 }
-
