@@ -1,0 +1,292 @@
+// Package elfdeps finds the files applications need, inside a source root.
+//
+// Given apps (paths), Debian packages, explicit files and optionally a traced
+// run, Discover lists every file a private root file system must carry for
+// those apps to run: their ELF loader closure, #! interpreters, the runtime
+// files libc and common libraries open without DT_NEEDED (NSS, gconv, locale,
+// zoneinfo, CA certificates, terminfo), package files, and every symlink on
+// the way. It only reads: copying, generated files (/etc/passwd, /etc/group,
+// /etc/hosts, ...) and the manifest belong to package rootfs.
+//
+// Everything is read inside Options.Root through openat2(2) with
+// RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS; symlinks are resolved by this package,
+// relative to the root, so a source root from another server is never mixed
+// with this host's files. docs/discovery.md explains the rules and limits.
+package elfdeps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Reason says why a file is needed.
+type Reason string
+
+const (
+	ReasonApp      Reason = "app"         // named by the user (--app)
+	ReasonELF      Reason = "elf-dep"     // PT_INTERP / DT_NEEDED closure
+	ReasonInterp   Reason = "interpreter" // #! line of a script
+	ReasonRuntime  Reason = "runtime"     // NSS modules+nsswitch.conf, gconv, locale, zoneinfo, CA certs, terminfo, ...
+	ReasonPackage  Reason = "package"     // a file of a Debian package in the dependency closure
+	ReasonTrace    Reason = "trace"       // opened or executed while the apps ran under observation
+	ReasonExplicit Reason = "explicit"    // --file
+	ReasonSymlink  Reason = "symlink"     // a symlink on the way to a needed file (e.g. /lib -> usr/lib)
+)
+
+// File is one needed path. Path is absolute as seen INSIDE the source root
+// (e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6"), never prefixed with the root.
+//
+// Path names a real directory entry: its parent directories contain no
+// symlinks (a library found as /lib/x86_64-linux-gnu/libc.so.6 on a
+// merged-/usr root is listed as /lib, a symlink, and
+// /usr/lib/x86_64-linux-gnu/libc.so.6). Most entries are regular files or
+// symlinks; a few are directories that must exist even though no listed file
+// lies below them (empty directories of packages, directories the traced apps
+// wrote into, directories named with --file). A copier lstat()s the source to
+// tell them apart.
+type File struct {
+	Path   string `json:"path"`
+	Reason Reason `json:"reason"`
+	Detail string `json:"detail"` // human "why": "DT_NEEDED libc.so.6 of /usr/sbin/nginx", "package nginx-common", ...
+}
+
+// Options says what to discover. The zero value of each field means "none".
+type Options struct {
+	Root         string              // source root; "/" (or "") is this host. All reads stay inside it.
+	Apps         []string            // paths inside Root; a bare name is looked up in the standard PATH inside Root
+	Packages     []string            // Debian package names, optionally name:arch (dpkg database under Root/var/lib/dpkg)
+	Files        []string            // explicit extra paths (files or directories, recursively)
+	Excludes     []string            // globs matched against Path (path.Match semantics, plus "dir/**")
+	Trace        bool                // run the apps once under strace and add what they open/exec
+	TraceTimeout time.Duration       // bound for Trace (default 5s); apps still running are killed
+	TraceArgs    map[string][]string // optional args per app path (as given in Apps) for the trace run
+}
+
+// Result is what Discover found. It is a plain value, safe to share once returned.
+type Result struct {
+	Files  []File
+	Users  []string // user names the apps need (owners of the listed files, User= of packaged systemd units, root)
+	Groups []string // group names likewise
+}
+
+// DefaultTraceTimeout bounds a traced run when Options.TraceTimeout is 0.
+const DefaultTraceTimeout = 5 * time.Second
+
+// Discover returns every file the options need, deduplicated (first reason
+// wins, ordered by Path), including every symlink on the way to a needed file
+// (both the link and its target are listed, so a copier can recreate links as
+// links), and users/groups needs via Users. It never returns kernel files
+// (/boot, /lib/modules, /usr/lib/modules, /lib/firmware, /usr/lib/firmware,
+// vmlinuz*, initrd*): asking for them explicitly is an error (ErrKernelFile).
+// Errors are *PathError values naming the offending file: ErrNotFound (missing
+// app), ErrOutsideRoot (a path or symlink escaping Root), ErrBrokenSymlink,
+// ErrWrongArch (an ELF app for a machine this host cannot run),
+// ErrUnreadable.
+//
+// With Trace, the apps are run (as root, chrooted into Root when it is not
+// "/", in fresh PID and network namespaces) and may write to Root as they
+// would when started normally; every process they start is killed when the
+// run ends.
+func Discover(ctx context.Context, o Options) (*Result, error) {
+	for _, g := range o.Excludes {
+		if _, err := path.Match(strings.TrimSuffix(g, "/**"), "/"); err != nil {
+			return nil, fmt.Errorf("exclude pattern %q: %w", g, err)
+		}
+	}
+	d, err := newDiscoverer(o)
+	if err != nil {
+		return nil, err
+	}
+	defer d.fs.close()
+	start := time.Now()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"apps", d.addApps},
+		{"files", d.addExplicit},
+		{"packages", d.addPackages},
+		{"trace", d.addTrace},
+		{"runtime", d.addRuntime},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t := time.Now()
+		if err := s.fn(ctx); err != nil {
+			return nil, err
+		}
+		logrus.Debugf("elfdeps: %s: %d files so far (%s)", s.name, len(d.files), time.Since(t).Round(time.Microsecond))
+	}
+	res := d.result()
+	logrus.Debugf("elfdeps: discovered %d files in %s", len(res.Files), time.Since(start).Round(time.Microsecond))
+	return res, nil
+}
+
+// discoverer is the state of one Discover call. The collection (files, objs,
+// done) is only touched by the Discover goroutine; sniffs and the rootFS
+// caches are filled concurrently by prefetch workers.
+type discoverer struct {
+	o    Options
+	fs   *rootFS
+	host arch
+
+	files      map[string]*File   // path -> entry; the first reason wins
+	objs       map[string]*elfObj // canonical path -> ELF of every listed object
+	done       map[string]bool    // executables whose closure was computed
+	apps       []resolvedApp      // for the trace run
+	pkgs       *dpkgDB            // loaded on demand
+	unitUsers  []string           // User= of packaged systemd units
+	unitGroups []string           // Group= of packaged systemd units
+
+	mu     sync.Mutex
+	sniffs map[string]*sniffResult
+
+	ldOnce sync.Once
+	ld     *ldCache
+}
+
+// newDiscoverer opens the root; the caller closes d.fs.
+func newDiscoverer(o Options) (*discoverer, error) {
+	rfs, err := openRoot(o.Root)
+	if err != nil {
+		return nil, err
+	}
+	return &discoverer{
+		o:      o,
+		fs:     rfs,
+		host:   hostArch(),
+		files:  map[string]*File{},
+		sniffs: map[string]*sniffResult{},
+		objs:   map[string]*elfObj{},
+		done:   map[string]bool{},
+	}, nil
+}
+
+// resolvedApp is one app as given and resolved.
+type resolvedApp struct {
+	given string
+	path  string // absolute path inside the root as requested (before symlinks)
+	res   *resolution
+}
+
+// put records p unless it is already listed.
+func (d *discoverer) put(p string, reason Reason, detail string) {
+	if _, ok := d.files[p]; ok {
+		return
+	}
+	d.files[p] = &File{Path: p, Reason: reason, Detail: detail}
+}
+
+// addResolved lists a resolved path: the file with reason, every symlink on
+// the way. A link standing for the file itself (libz.so.1 -> libz.so.1.2.13)
+// shares the file's reason; directory links get ReasonSymlink.
+func (d *discoverer) addResolved(res *resolution, reason Reason, detail string) {
+	for _, h := range res.Hops {
+		if h.Final {
+			d.put(h.Link, reason, detail)
+		} else {
+			d.put(h.Link, ReasonSymlink, fmt.Sprintf("symlink to %s, on the way to %s", h.Target, res.Path))
+		}
+	}
+	d.put(res.Path, reason, detail)
+}
+
+// kernelDirs hold kernel images, modules and firmware: never in a container.
+var kernelDirs = []string{"/boot", "/lib/modules", "/usr/lib/modules", "/lib/firmware", "/usr/lib/firmware"}
+
+func isKernelPath(p string) bool {
+	for _, k := range kernelDirs {
+		if p == k || strings.HasPrefix(p, k+"/") {
+			return true
+		}
+	}
+	b := path.Base(p)
+	return strings.HasPrefix(b, "vmlinuz") || strings.HasPrefix(b, "vmlinux") || strings.HasPrefix(b, "initrd")
+}
+
+// kernelIn returns the first kernel path among a request and its resolution.
+func kernelIn(req string, res *resolution) string {
+	if isKernelPath(req) {
+		return req
+	}
+	if res == nil {
+		return ""
+	}
+	for _, h := range res.Hops {
+		if isKernelPath(h.Link) {
+			return h.Link
+		}
+	}
+	if isKernelPath(res.Path) {
+		return res.Path
+	}
+	return ""
+}
+
+// cleanRequest turns a user-given path into an absolute path inside the
+// root. Relative paths are taken relative to the root's "/"; ".." is kept
+// for resolve to judge (above "/" it is ErrOutsideRoot).
+func cleanRequest(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return "/" + p
+}
+
+// pathErr turns a resolve error into a PathError about what/given.
+func pathErr(what, given string, err error) error {
+	var re *resolveError
+	if errors.As(err, &re) {
+		pe := &PathError{What: what, Path: given, Err: re.Err, Detail: re.Detail}
+		if re.At != given && re.At != cleanRequest(given) {
+			if pe.Detail != "" {
+				pe.Detail = re.At + ": " + pe.Detail
+			} else {
+				pe.Detail = re.At
+			}
+		}
+		return pe
+	}
+	return fmt.Errorf("%s %s: %w", what, given, err)
+}
+
+// excluded reports whether p or one of its parent directories matches an
+// exclude glob.
+func excluded(globs []string, p string) bool {
+	for _, g := range globs {
+		g = strings.TrimSuffix(g, "/**")
+		for q := p; ; q = path.Dir(q) {
+			if ok, _ := path.Match(g, q); ok {
+				return true
+			}
+			if q == "/" {
+				break
+			}
+		}
+	}
+	return false
+}
+
+// result applies the excludes and the kernel rule, and works out users and groups.
+func (d *discoverer) result() *Result {
+	r := &Result{}
+	for p, f := range d.files {
+		if isKernelPath(p) || excluded(d.o.Excludes, p) {
+			continue
+		}
+		r.Files = append(r.Files, *f)
+	}
+	slices.SortFunc(r.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	r.Users, r.Groups = d.usersAndGroups(r.Files)
+	return r
+}

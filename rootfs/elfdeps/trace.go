@@ -1,0 +1,390 @@
+package elfdeps
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Tracing runs every app once under strace(1), all at the same time, and
+// lists the files they opened, executed or looked up. Each run:
+//
+//   - is chrooted into the root (through the host's chroot(8)) when the root
+//     is not "/"; what chroot(8) itself does before chroot(2) is ignored;
+//   - gets (as root) fresh PID, network, IPC and UTS namespaces: the apps see
+//     only a loopback device that is down, so they neither reach nor serve
+//     the network, and strace is PID 1 of the namespace, so when it ends (the
+//     apps exited, or the timeout killed it by PID) the kernel kills every
+//     process left, daemons included. Without root it only gets its own
+//     process group, killed as a group: a daemon that calls setsid() escapes
+//     that, so trace daemons as root;
+//   - has stdin on /dev/null, a minimal environment (PATH, HOME=/root,
+//     LANG=C.UTF-8) and the arguments of Options.TraceArgs.
+//
+// Read-only opens, execs and successful stat/access/readlink calls on files
+// count; files opened for writing or created are the apps' state (logs,
+// pid files, databases) and are not listed, but their directories are (the
+// apps need them to exist). /proc, /sys, /dev, /run, /tmp and /var/tmp are
+// ignored.
+
+var traceIgnored = []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"}
+
+// traceEnv is the environment of a traced app.
+var traceEnv = []string{"PATH=" + strings.Join(defaultPATH, ":"), "HOME=/root", "LANG=C.UTF-8"}
+
+// traceEvent is one successful file access seen in a trace.
+type traceEvent struct {
+	path  string // inside the root
+	verb  string // "opened", "executed", "looked up"
+	write bool
+}
+
+func (d *discoverer) addTrace(ctx context.Context) error {
+	if !d.o.Trace || len(d.apps) == 0 {
+		return nil
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		return fmt.Errorf("tracing the apps needs strace: %w", err)
+	}
+	chroot := ""
+	if d.fs.host != "/" {
+		if chroot, err = exec.LookPath("chroot"); err != nil {
+			return fmt.Errorf("tracing apps in source root %s needs chroot: %w", d.fs.host, err)
+		}
+	}
+	timeout := d.o.TraceTimeout
+	if timeout <= 0 {
+		timeout = DefaultTraceTimeout
+	}
+	events := make([][]traceEvent, len(d.apps))
+	errs := make([]error, len(d.apps))
+	var wg sync.WaitGroup
+	for i, a := range d.apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			events[i], errs[i] = d.traceApp(ctx, strace, chroot, a, timeout)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var execs []string
+	for i, a := range d.apps {
+		for _, ev := range events[i] {
+			res, err := d.fs.resolve(ev.path)
+			if err != nil || kernelIn(ev.path, res) != "" {
+				continue
+			}
+			if ev.write {
+				dir, err := d.fs.resolve(path.Dir(ev.path))
+				if err == nil && dir.node.isDir() && dir.Path != "/" && !traceIgnoredPath(dir.Path) {
+					d.addResolved(dir, ReasonTrace, "directory written in by "+a.given+" under trace")
+				}
+				continue
+			}
+			if res.node.isDir() || !(res.node.isRegular() || res.node.isLink()) {
+				continue
+			}
+			d.addResolved(res, ReasonTrace, ev.verb+" by "+a.given+" under trace")
+			if mayExecute(res.Path, res.node) {
+				execs = append(execs, res.Path)
+			}
+		}
+	}
+	return d.addExecutables(ctx, execs, true)
+}
+
+func traceIgnoredPath(p string) bool {
+	for _, s := range traceIgnored {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// traceApp runs one app under strace and returns what it accessed.
+func (d *discoverer) traceApp(ctx context.Context, strace, chroot string, a resolvedApp, timeout time.Duration) ([]traceEvent, error) {
+	dir, err := os.MkdirTemp("", "vmctr-trace-")
+	if err != nil {
+		return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
+	}
+	defer os.RemoveAll(dir)
+	args := []string{"-f", "-ff", "-qq", "-y", "-s", "4096", "-e", "trace=%file", "-e", "signal=none",
+		"--seccomp-bpf", "-o", filepath.Join(dir, "t"), "--"}
+	if chroot != "" {
+		args = append(args, chroot, d.fs.host)
+	}
+	args = append(args, a.path)
+	args = append(args, d.o.TraceArgs[a.given]...)
+
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, strace, args...)
+	cmd.Env = traceEnv
+	cmd.Dir = "/"
+	var out bytes.Buffer
+	lw := &limitWriter{w: &out, n: 64 << 10}
+	cmd.Stdout, cmd.Stderr = lw, lw
+	cmd.WaitDelay = 2 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+	} else {
+		cmd.SysProcAttr.Setpgid = true
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	}
+	start := time.Now()
+	err = cmd.Run()
+	timedOut := tctx.Err() != nil && ctx.Err() == nil
+	logrus.Debugf("elfdeps: traced %s for %s (timed out: %v): %v; output: %s", a.given, time.Since(start).Round(time.Millisecond), timedOut, err, out.String())
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "t.*"))
+	if len(files) == 0 {
+		return nil, fmt.Errorf("tracing app %s: strace recorded nothing: %v: %s", a.given, err, strings.TrimSpace(out.String()))
+	}
+	slices.Sort(files)
+	var events []traceEvent
+	for _, f := range files {
+		ev, err := d.parseTrace(f, chroot != "")
+		if err != nil {
+			return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
+		}
+		events = append(events, ev...)
+	}
+	return events, nil
+}
+
+// parseTrace reads one strace -ff -y output file. With chrooted, the lines
+// before the first successful chroot(2) belong to chroot(8) on the host and
+// are skipped; a second chroot (the app's own) ends the file's usefulness.
+func (d *discoverer) parseTrace(file string, chrooted bool) ([]traceEvent, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	inside := !chrooted || !bytes.Contains(b, []byte("chroot("))
+	cwd := ""
+	var events []traceEvent
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		c, ok := parseTraceLine(sc.Text())
+		if !ok || c.failed {
+			continue
+		}
+		if c.name == "chroot" {
+			if inside {
+				logrus.Debugf("elfdeps: %s: the app calls chroot(%q): ignoring the rest of its trace", file, c.path)
+				break
+			}
+			inside = true
+			continue
+		}
+		if !inside {
+			continue
+		}
+		if c.dirfd != "" {
+			c.dirfd = d.fromHost(c.dirfd)
+			if c.dirfdIsCwd {
+				cwd = c.dirfd
+			}
+		}
+		verb, write := classifySyscall(c)
+		if verb == "" || c.path == "" {
+			continue
+		}
+		p := c.path
+		if !strings.HasPrefix(p, "/") {
+			base := c.dirfd
+			if base == "" {
+				base = cwd
+			}
+			if base == "" {
+				continue
+			}
+			p = path.Join(base, p)
+		}
+		p = path.Clean(p)
+		if traceIgnoredPath(p) {
+			continue
+		}
+		events = append(events, traceEvent{path: p, verb: verb, write: write})
+	}
+	return events, sc.Err()
+}
+
+// fromHost maps a host path strace printed for a descriptor to a root path.
+func (d *discoverer) fromHost(p string) string {
+	if d.fs.host == "/" {
+		return p
+	}
+	if p == d.fs.host {
+		return "/"
+	}
+	if strings.HasPrefix(p, d.fs.host+"/") {
+		return strings.TrimPrefix(p, d.fs.host)
+	}
+	return "" // outside the root: not ours
+}
+
+// traceCall is one parsed strace line.
+type traceCall struct {
+	name       string
+	path       string // first quoted argument
+	dirfd      string // path of the directory descriptor before it, if any
+	dirfdIsCwd bool
+	flags      string // open flags
+	failed     bool
+}
+
+// parseTraceLine parses `name(args) = result` as strace -y prints it.
+func parseTraceLine(line string) (traceCall, bool) {
+	var c traceCall
+	i := strings.IndexByte(line, '(')
+	if i <= 0 {
+		return c, false
+	}
+	c.name = line[:i]
+	if strings.ContainsAny(c.name, " <+-") {
+		return c, false
+	}
+	eq := strings.LastIndex(line, ") = ")
+	if eq < 0 {
+		return c, false
+	}
+	res := strings.TrimSpace(line[eq+4:])
+	c.failed = strings.HasPrefix(res, "-") || strings.HasPrefix(res, "?")
+	args := line[i+1 : eq]
+	q := strings.IndexByte(args, '"')
+	if q < 0 {
+		return c, true
+	}
+	if pre := strings.TrimSpace(args[:q]); pre != "" {
+		// "AT_FDCWD</cwd>, " or "3</dir>, "
+		if lt := strings.IndexByte(pre, '<'); lt >= 0 {
+			if gt := strings.LastIndexByte(pre, '>'); gt > lt {
+				c.dirfd = unescapeStrace(pre[lt+1 : gt])
+				c.dirfdIsCwd = strings.HasPrefix(pre, "AT_FDCWD")
+			}
+		}
+	}
+	s, rest, ok := unquote(args[q:])
+	if !ok {
+		return c, false
+	}
+	c.path = s
+	c.flags = rest
+	return c, true
+}
+
+// unquote reads a C string literal as strace prints it from the start of s
+// and returns it and what follows.
+func unquote(s string) (string, string, bool) {
+	if !strings.HasPrefix(s, `"`) {
+		return "", s, false
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '"':
+			return b.String(), s[i+1:], true
+		case ch == '\\' && i+1 < len(s):
+			i++
+			switch e := s[i]; e {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			case 'v':
+				b.WriteByte('\v')
+			case 'f':
+				b.WriteByte('\f')
+			case 'x':
+				if i+2 < len(s) {
+					if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+						b.WriteByte(byte(v))
+						i += 2
+					}
+				}
+			case '0', '1', '2', '3', '4', '5', '6', '7':
+				j := i
+				for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
+					j++
+				}
+				v, _ := strconv.ParseUint(s[i:j], 8, 8)
+				b.WriteByte(byte(v))
+				i = j - 1
+			default:
+				b.WriteByte(e)
+			}
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return "", s, false
+}
+
+func unescapeStrace(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	u, _, ok := unquote(`"` + s + `"`)
+	if !ok {
+		return s
+	}
+	return u
+}
+
+// classifySyscall says what a successful call did to its path: "" if it
+// does not count.
+func classifySyscall(c traceCall) (verb string, write bool) {
+	switch c.name {
+	case "open", "openat", "openat2":
+		w := strings.Contains(c.flags, "O_WRONLY") || strings.Contains(c.flags, "O_RDWR") || strings.Contains(c.flags, "O_CREAT")
+		return "opened", w
+	case "creat", "mkdir", "mkdirat", "mknod", "mknodat":
+		return "created", true
+	case "execve", "execveat":
+		return "executed", false
+	case "stat", "lstat", "stat64", "lstat64", "newfstatat", "fstatat64", "statx",
+		"access", "faccessat", "faccessat2", "readlink", "readlinkat":
+		return "looked up", false
+	}
+	return "", false
+}
+
+// limitWriter keeps the first n bytes written to it.
+type limitWriter struct {
+	w *bytes.Buffer
+	n int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if room := l.n - l.w.Len(); room > 0 {
+		l.w.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
