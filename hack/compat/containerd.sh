@@ -175,6 +175,26 @@ expect_rc "run --memory-limit --cwd: exit 0" 0
 expect_has "run --cwd /home" "/home" "$OUT"
 expect_has "run --cgroup: the container is in its cgroup" ":/$CGPARENT/$id" "$OUT"
 
+# --- what else ctr puts in config.json --------------------------------------
+
+mkdir -p "$T/vol"
+echo from-host >"$T/vol/f"
+newid t6
+capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --read-only --seccomp --cap-add CAP_SYS_ADMIN \
+	--mount "type=bind,src=$T/vol,dst=/data,options=rbind:rw" "$IMG" $id \
+	sh -c 'cat /data/f; echo x >/data/g; touch /ro 2>&1 || true; grep -E "CapEff|Seccomp:" /proc/self/status'
+expect_rc "run --read-only --seccomp --cap-add --mount: exit 0" 0
+expect_has "run --mount: bind mount readable" from-host "$OUT"
+expect_eq "run --mount: bind mount writable" x "$(cat "$T/vol/g" 2>/dev/null)"
+expect_match "run --read-only: root is read-only" "Read-only file system" "$OUT"
+expect_match "run --seccomp: containerd's profile is loaded" "Seccomp:[[:space:]]+2" "$OUT"
+expect_match "run --cap-add CAP_SYS_ADMIN: in the effective set" "CapEff:[[:space:]]+0*[0-9a-f]*[2367abef][0-9a-f]{5}$" "$OUT"
+
+newid t7
+capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --privileged "$IMG" $id sh -c 'grep -E "CapEff|Seccomp:" /proc/self/status'
+expect_rc "run --privileged: exit 0" 0
+expect_match "run --privileged: every capability we have" "CapEff:[[:space:]]+$(awk '/^CapEff:/ { print $2 }' /proc/self/status)" "$OUT"
+
 # --- attached, with a terminal ----------------------------------------------
 
 newid t5

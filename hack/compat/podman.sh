@@ -93,6 +93,41 @@ capture "${P[@]}" run --rm "${RUNOPTS[@]}" -m 64m "$IMG" sh -c "$memfile"
 expect_rc "run -m 64m: exit 0" 0
 expect_has "run -m 64m: limit seen inside" 67108864 "$OUT"
 
+# --- what else podman puts in config.json ----------------------------------
+
+mkdir -p "$T/vol"
+echo from-host >"$T/vol/f"
+capture "${P[@]}" run --rm "${RUNOPTS[@]}" -v "$T/vol:/data" --tmpfs /scratch:size=1m --read-only "$IMG" \
+	sh -c 'cat /data/f; echo x >/data/g; echo y >/scratch/z && echo tmpfs-ok; touch /ro 2>&1 || true; grep -E " /scratch " /proc/mounts'
+expect_rc "run -v/--tmpfs/--read-only: exit 0" 0
+expect_has "run -v: bind mount readable" from-host "$OUT"
+expect_eq "run -v: bind mount writable" x "$(cat "$T/vol/g" 2>/dev/null)"
+expect_has "run --tmpfs: writable tmpfs" tmpfs-ok "$OUT"
+expect_match "run --read-only: root is read-only" "Read-only file system" "$OUT"
+
+capture "${P[@]}" run --rm "${RUNOPTS[@]}" --privileged "$IMG" sh -c 'grep CapEff /proc/self/status; grep Seccomp: /proc/self/status; ls /dev | wc -l'
+expect_rc "run --privileged: exit 0" 0
+expect_match "run --privileged: every capability we have" "CapEff:[[:space:]]+$(awk '/^CapEff:/ { print $2 }' /proc/self/status)" "$OUT"
+expect_match "run --privileged: no seccomp filter" "Seccomp:[[:space:]]+0" "$OUT"
+
+capture "${P[@]}" run --rm "${RUNOPTS[@]}" --cap-drop all --cap-add NET_RAW --security-opt no-new-privileges "$IMG" \
+	sh -c 'grep -E "CapEff|NoNewPrivs|Seccomp:" /proc/self/status'
+expect_rc "run --cap-drop/--cap-add/no-new-privileges: exit 0" 0
+expect_match "run --cap-drop all --cap-add NET_RAW: only CAP_NET_RAW" "CapEff:[[:space:]]+0+2000" "$OUT"
+expect_match "run --security-opt no-new-privileges" "NoNewPrivs:[[:space:]]+1" "$OUT"
+expect_match "run: podman's seccomp profile is loaded" "Seccomp:[[:space:]]+2" "$OUT"
+
+# --init needs catatonit (a Recommends of podman's package)
+init=()
+[ -x /usr/libexec/podman/catatonit ] && init=(--init) || say "note: no /usr/libexec/podman/catatonit: not testing --init"
+capture "${P[@]}" run --rm "${RUNOPTS[@]}" --pids-limit 50 --sysctl net.ipv4.ip_forward=1 --oom-score-adj 300 --shm-size 8m "${init[@]}" "$IMG" \
+	sh -c 'cat /proc/sys/net/ipv4/ip_forward /proc/self/oom_score_adj; df -k /dev/shm | tail -n 1; cat /proc/1/cmdline | tr "\0" " "; echo; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max'
+expect_rc "run --pids-limit/--sysctl/--oom-score-adj/--shm-size ${init[*]}: exit 0" 0
+expect_eq "run --sysctl net.ipv4.ip_forward=1, --oom-score-adj 300" "1 300" "$(printf '%s\n' "$OUT" | head -n 2 | tr '\n' ' ' | sed 's/ $//')"
+expect_match "run --shm-size 8m" " 8192 " "$OUT"
+[ ${#init[@]} = 0 ] || expect_match "run --init: podman's init is PID 1" "^/run/podman-init -- sh" "$OUT"
+expect_eq "run --pids-limit 50" 50 "$(printf '%s\n' "$OUT" | tail -n 1)"
+
 # --- attached, with a terminal ----------------------------------------------
 
 with_tty "$(podstr run --rm -i -t "${RUNOPTS[@]}" "$IMG" sh -c 'tty; echo READY; read x; echo got:$x; exit 7')"
