@@ -209,10 +209,6 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	if !run {
 		return 0, nil
 	}
-	rec.Started = true
-	if err := st.saveRecord(rec); err != nil {
-		logrus.Warn(err)
-	}
 	runPoststart(ctx, c, rec, w)
 	if detach {
 		return 0, nil

@@ -177,10 +177,6 @@ func Start(ctx context.Context, root, id string) error {
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("starting container %q: %w", id, err)
 	}
-	rec.Started = true
-	if err := st.saveRecord(rec); err != nil {
-		logrus.Warn(err)
-	}
 	runPoststart(ctx, c, rec, w)
 	return nil
 }

@@ -25,7 +25,8 @@ const (
 // Record is vmctr's own record of one container, saved as vmctr.json in the
 // container's state directory (root/<id>/, which libcontainer also uses for
 // its state.json). It is written atomically before any cgroup or process
-// exists, so that `delete --force` can undo a create that was killed midway.
+// exists, so that `delete --force` can undo a create that was killed midway,
+// and not rewritten later (libcontainer's state tells created from running).
 // It is not safe for concurrent use; callers hold the container's lock.
 type Record struct {
 	ID      string    `json:"id"`
@@ -42,8 +43,6 @@ type Record struct {
 	Process *specs.Process `json:"process,omitempty"`
 	// Annotations from config.json, reported by `state`.
 	Annotations map[string]string `json:"annotations,omitempty"`
-	// Started is set once `start` has released the container's process.
-	Started bool `json:"started,omitempty"`
 }
 
 // store is the runtime root directory: one state dir per container plus a
