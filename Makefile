@@ -1,5 +1,8 @@
 GO ?= go
-TAGS ?= seccomp
+# urfave_cli_no_docs leaves out urfave/cli's man-page generator (blackfriday),
+# whose package init costs every vmctr process, init included, about 0.3 ms
+# (docs/performance.md).
+TAGS ?= seccomp urfave_cli_no_docs
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all vmctr test unit e2e clean

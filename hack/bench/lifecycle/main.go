@@ -81,7 +81,7 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 50, "containers per batch (created and started in sequence)")
 	flag.IntVar(&o.batchRuns, "batch-runs", 3, "measured batches per runtime (0: skip)")
 	flag.StringVar(&o.runtimes, "runtimes", "vmctr,runc,crun", "comma-separated runtimes, each NAME or NAME=PATH; ratios are of the first to the others")
-	flag.StringVar(&o.vmctr, "vmctr", "", "vmctr binary (default: build ./cmd/vmctr of this module with -tags seccomp)")
+	flag.StringVar(&o.vmctr, "vmctr", "", "vmctr binary (default: build ./cmd/vmctr of this module with the Makefile's tags)")
 	flag.StringVar(&o.hide, "hide-unified", "crun", "runtimes run in a private mount namespace without "+unifiedMount+" (crun 1.8 refuses hybrid cgroups); \"all\" or \"none\"")
 	flag.StringVar(&o.seccompFile, "seccomp", "", "file with an OCI linux.seccomp object to add to every container's config")
 	flag.StringVar(&o.busybox, "busybox", "busybox", "static busybox for the bundle's rootfs")
@@ -169,7 +169,7 @@ func (b *bench) setup() error {
 		if r.path == "" && name == "vmctr" {
 			// Not in b.tmp itself: see checkExeseal.
 			r.path = filepath.Join(b.tmp, "bin", "vmctr")
-			logf("building vmctr (go build -tags seccomp ./cmd/vmctr) ...")
+			logf("building vmctr (go build -tags %q ./cmd/vmctr) ...", buildTags)
 			if err := buildVmctr(r.path); err != nil {
 				return err
 			}
@@ -237,6 +237,9 @@ func checkExeseal(r *rt) {
 	}
 }
 
+// buildTags are the Makefile's default TAGS.
+const buildTags = "seccomp urfave_cli_no_docs"
+
 func buildVmctr(dst string) error {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	gomod := strings.TrimSpace(string(out))
@@ -246,7 +249,7 @@ func buildVmctr(dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", dst, "./cmd/vmctr")
+	cmd := exec.Command("go", "build", "-tags", buildTags, "-o", dst, "./cmd/vmctr")
 	cmd.Dir = filepath.Dir(gomod)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
