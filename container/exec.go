@@ -27,9 +27,16 @@ type ExecOpts struct {
 // (user, env, capabilities, rlimits, ...), for callers that only change a few
 // fields, as `vmctr exec ID CMD...` does.
 func DefaultExecProcess(ctx context.Context, root, id string) (*specs.Process, error) {
-	_, rec, err := load(root, id)
-	if err != nil {
+	if err := ValidateID(id); err != nil {
 		return nil, err
+	}
+	// The record is all we need; Exec loads libcontainer's state anyway.
+	rec, err := store{root: root}.loadRecord(id)
+	if err != nil {
+		// load says precisely what is wrong (no such container, ...).
+		if _, rec, err = load(root, id); err != nil {
+			return nil, err
+		}
 	}
 	if rec.Process == nil {
 		return nil, fmt.Errorf("container %q has no recorded process; use --process", id)
