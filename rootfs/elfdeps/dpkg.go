@@ -264,7 +264,7 @@ func (db *dpkgDB) closure(names []string) ([]pkgVia, error) {
 		for _, group := range append(splitDeps(p.PreDepends), splitDeps(p.Depends)...) {
 			q := db.satisfy(group, p.Arch)
 			if q == nil {
-				return nil, &PathError{What: "dependency of package " + p.Name + ":", Path: group, Err: ErrNotFound, Detail: "no alternative is installed"}
+				return nil, &PathError{What: "dependency of package " + p.Name, Path: group, Err: ErrNotFound, Detail: "no alternative is installed"}
 			}
 			if !seen[q.key()] {
 				seen[q.key()] = true

@@ -64,7 +64,7 @@ type Options struct {
 	Apps         []string            // paths inside Root; a bare name is looked up in the standard PATH inside Root
 	Packages     []string            // Debian package names, optionally name:arch (dpkg database under Root/var/lib/dpkg)
 	Files        []string            // explicit extra paths (files or directories, recursively)
-	Excludes     []string            // globs matched against Path (path.Match semantics, plus "dir/**")
+	Excludes     []string            // globs matched against Path and its parents (path.Match semantics, plus "dir/**"); without a '/', against file names
 	Trace        bool                // run the apps once under strace and add what they open/exec
 	TraceTimeout time.Duration       // bound for Trace (default 5s); apps still running are killed
 	TraceArgs    map[string][]string // optional args per app path (as given in Apps) for the trace run
@@ -261,12 +261,17 @@ func pathErr(what, given string, err error) error {
 }
 
 // excluded reports whether p or one of its parent directories matches an
-// exclude glob.
+// exclude glob. A glob without a '/' matches a file name (like "*.pyc").
 func excluded(globs []string, p string) bool {
 	for _, g := range globs {
 		g = strings.TrimSuffix(g, "/**")
+		base := !strings.Contains(g, "/")
 		for q := p; ; q = path.Dir(q) {
-			if ok, _ := path.Match(g, q); ok {
+			s := q
+			if base {
+				s = path.Base(q)
+			}
+			if ok, _ := path.Match(g, s); ok {
 				return true
 			}
 			if q == "/" {

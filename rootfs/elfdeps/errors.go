@@ -29,7 +29,8 @@ var (
 // PathError is the error Discover returns for a bad input: Err is one of the
 // sentinels above, Path the offending path inside the source root (or the
 // package name), What says what was being resolved ("app", "file",
-// "library libz.so.1 needed by /usr/bin/x", ...).
+// "library needed by /usr/bin/x", ...). It prints as
+// "what: path: error (detail)".
 type PathError struct {
 	What   string
 	Path   string
@@ -38,7 +39,7 @@ type PathError struct {
 }
 
 func (e *PathError) Error() string {
-	s := fmt.Sprintf("%s %s: %v", e.What, e.Path, e.Err)
+	s := fmt.Sprintf("%s: %s: %v", e.What, e.Path, e.Err)
 	if e.Detail != "" {
 		s += " (" + e.Detail + ")"
 	}

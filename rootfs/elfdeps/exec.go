@@ -357,7 +357,7 @@ func (d *discoverer) closeELF(req string, res *resolution, obj *elfObj, strict b
 			}
 			f, searched := d.findLib(name, n, a)
 			if f == nil {
-				if err := fail(&PathError{What: "library " + name + " needed by", Path: n.path, Err: ErrNotFound,
+				if err := fail(&PathError{What: "library needed by " + n.path, Path: name, Err: ErrNotFound,
 					Detail: "searched " + strings.Join(searched, ", ")}); err != nil {
 					return err
 				}

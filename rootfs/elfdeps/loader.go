@@ -114,13 +114,17 @@ func (d *discoverer) candidate(p string, a arch) *found {
 }
 
 // inDir looks for name in dir and in its glibc-hwcaps subdirectories.
+//
+// Paths are joined without lexical cleaning: ".." after a symlinked
+// directory means its target's parent, as for the kernel; resolve handles it.
 func (d *discoverer) inDir(dir, name string, a arch) *found {
-	f := d.candidate(path.Join(dir, name), a)
+	dir = strings.TrimRight(dir, "/")
+	f := d.candidate(dir+"/"+name, a)
 	var variants []*found
 	if subs := a.hwcapsSubdirs(); subs != nil {
-		if r, err := d.fs.resolve(path.Join(dir, "glibc-hwcaps")); err == nil && r.node.isDir() {
+		if r, err := d.fs.resolve(dir + "/glibc-hwcaps"); err == nil && r.node.isDir() {
 			for _, s := range subs {
-				if v := d.candidate(path.Join(dir, "glibc-hwcaps", s, name), a); v != nil {
+				if v := d.candidate(dir+"/glibc-hwcaps/"+s+"/"+name, a); v != nil {
 					variants = append(variants, v)
 				}
 			}
