@@ -121,7 +121,7 @@ func buildOpts(t *testing.T, src, out string) BuildOpts {
 	return BuildOpts{
 		SourceRoot: src, Output: out, Init: testInit(t), Spec: baseSpec(),
 		Apps:  []string{"/bin/app"},
-		Files: []string{"/data", "/etc/alt", "/etc/rel", "/usr/bin/suid", "/etc/shadow"},
+		Files: []string{"/data", "/etc/alt", "/etc/rel", "/usr/bin/suid", "/etc/shadow", "/etc/broken"},
 		User:  "app", Env: []string{"A=1"}, Workdir: "/home/app",
 		Start: []Command{{Args: []string{"/bin/app", "x"}}},
 	}
@@ -185,7 +185,10 @@ func TestBuild(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(rfs, "home/app")); err != nil || !fi.IsDir() {
 		t.Errorf("working directory not made: %v", err)
 	}
-	for _, p := range []string{"boot", "lib/modules", "vmlinuz", "etc/broken"} {
+	if l, err := os.Readlink(filepath.Join(rfs, "etc/broken")); err != nil || l != "/nonexistent/file" {
+		t.Errorf("a link dangling in the source: %q %v, want it copied as it is", l, err)
+	}
+	for _, p := range []string{"boot", "lib/modules", "vmlinuz", "nonexistent"} {
 		if _, err := os.Lstat(filepath.Join(rfs, p)); err == nil {
 			t.Errorf("/%s was copied", p)
 		}
@@ -300,7 +303,6 @@ func TestBuildBadInput(t *testing.T) {
 		names string
 	}{
 		{"missing app", func(o *BuildOpts) { o.Apps = []string{"/usr/bin/missing"}; o.Start = nil }, ErrNotFound, "/usr/bin/missing"},
-		{"broken link", func(o *BuildOpts) { o.Files = []string{"/etc/broken"} }, ErrBrokenSymlink, "/etc/broken"},
 		{"link out of the root", func(o *BuildOpts) { o.Files = []string{"/etc/escape"} }, ErrOutsideRoot, "/etc/escape"},
 		{"relative path", func(o *BuildOpts) { o.Files = []string{"etc/alt"} }, ErrInvalidOptions, "etc/alt"},
 		{"kernel", func(o *BuildOpts) { o.Files = []string{"/boot/vmlinuz-6.1.0"} }, ErrKernelFile, "/boot/vmlinuz-6.1.0"},
@@ -380,20 +382,82 @@ func TestBuildOutput(t *testing.T) {
 	}
 }
 
+// TestPlanner: how paths resolve inside the source root.
+func TestPlanner(t *testing.T) {
+	src := sourceRoot(t)
+	symlink(t, "loop2", filepath.Join(src, "etc/loop1"))
+	symlink(t, "loop1", filepath.Join(src, "etc/loop2"))
+	symlink(t, "/data/a/x", filepath.Join(src, "etc/notdir"))
+	fd, err := unix.Open(src, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	for _, tc := range []struct {
+		p, reason string
+		err       error
+	}{
+		{"/bin/app", "app", nil},
+		{"/etc/alt", "explicit", nil},
+		{"/etc/broken", "app", ErrBrokenSymlink},
+		{"/etc/broken", "elf-dep", ErrBrokenSymlink},
+		{"/etc/broken", "explicit", nil}, // copied as a dangling link
+		{"/etc/loop1", "app", ErrBrokenSymlink},
+		{"/etc/notdir", "app", ErrBrokenSymlink},
+		{"/etc/escape", "explicit", ErrOutsideRoot},
+		{"/../etc/passwd", "explicit", nil}, // cleaned to /etc/passwd
+		{"/nothere", "app", ErrNotFound},
+		{"/data/a/b", "explicit", ErrNotFound},
+		{"/vmlinuz", "explicit", ErrKernelFile},
+		{"/boot/vmlinuz-6.1.0", "explicit", ErrKernelFile},
+		{"/proc/self/exe", "trace", nil}, // skipped: the runtime mounts /proc
+	} {
+		pl := newPlanner(src, fd)
+		err := pl.add(tc.p, tc.reason, "")
+		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+			t.Errorf("add(%s, %s) = %v, want %v", tc.p, tc.reason, err, tc.err)
+		}
+	}
+	// Links on the way are planned as links; the target as a file with the reason.
+	pl := newPlanner(src, fd)
+	if err := pl.add("/bin/app", "app", "named"); err != nil {
+		t.Fatal(err)
+	}
+	if n := pl.nodes["/bin"]; n == nil || n.kind != kindSymlink || n.reason != ReasonSymlink {
+		t.Errorf("/bin: %+v", n)
+	}
+	if n := pl.nodes["/usr/bin/app"]; n == nil || n.kind != kindFile || n.reason != "app" {
+		t.Errorf("/usr/bin/app: %+v", n)
+	}
+	if n := pl.nodes["/usr"]; n == nil || n.kind != kindDir || n.reason != ReasonParent {
+		t.Errorf("/usr: %+v", n)
+	}
+	if err := pl.add("/etc/rel", "explicit", "asked"); err != nil {
+		t.Fatal(err)
+	}
+	if n := pl.nodes["/etc/rel"]; n == nil || n.kind != kindSymlink || n.reason != "explicit" {
+		t.Errorf("/etc/rel: %+v", n)
+	}
+	if n := pl.nodes["/data/b"]; n == nil || n.reason != ReasonSymlink || n.detail != "target of /etc/rel" {
+		t.Errorf("/data/b: %+v", n)
+	}
+}
+
 func TestWhy(t *testing.T) {
 	m := &Manifest{Files: []Entry{
-		{Path: "/lib/libc.so.6", Reason: "elf-dep", Detail: "DT_NEEDED libc.so.6 of /lib/libssl.so.3"},
-		{Path: "/lib/libssl.so.3", Reason: "elf-dep", Detail: "DT_NEEDED libssl.so.3 of /usr/sbin/nginx"},
+		{Path: "/lib", Type: TypeSymlink, Link: "usr/lib"},
+		{Path: "/usr/lib/libc.so.6", Reason: "elf-dep", Detail: "DT_NEEDED libc.so.6 of /lib/libssl.so.3"},
+		{Path: "/usr/lib/libssl.so.3", Reason: "elf-dep", Detail: "DT_NEEDED libssl.so.3 of /usr/sbin/nginx"},
 		{Path: "/usr/sbin/nginx", Reason: "app", Detail: "named with --app"},
 		{Path: "/x", Reason: "elf-dep", Detail: "loop via /y"},
 		{Path: "/y", Reason: "elf-dep", Detail: "loop via /x"},
 	}}
-	chain := m.Why("/lib/libc.so.6")
+	chain := m.Why("/usr/lib/libc.so.6")
 	var got []string
 	for _, e := range chain {
 		got = append(got, e.Path)
 	}
-	if strings.Join(got, " ") != "/lib/libc.so.6 /lib/libssl.so.3 /usr/sbin/nginx" {
+	if strings.Join(got, " ") != "/usr/lib/libc.so.6 /usr/lib/libssl.so.3 /usr/sbin/nginx" {
 		t.Errorf("Why = %v", got)
 	}
 	if len(m.Why("/x")) != 2 {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -105,12 +106,14 @@ func (m *Manifest) Why(p string) []Entry {
 	for {
 		var next *Entry
 		for _, sm := range absPath.FindAllStringSubmatch(e.Detail, -1) {
+			// The path as named (its directories resolved), else where
+			// it leads: "target of /lib/x/libz.so.1" means the link.
 			c := path.Clean(sm[1])
-			if seen[c] {
-				continue
-			}
-			if n := m.Lookup(c); n != nil {
-				next = n
+			for _, cand := range []string{path.Join(m.resolve(path.Dir(c)), path.Base(c)), m.resolve(c)} {
+				if n := m.Lookup(cand); n != nil && !seen[n.Path] {
+					next = n
+					break
+				}
 			}
 		}
 		if next == nil {
@@ -120,6 +123,34 @@ func (m *Manifest) Why(p string) []Entry {
 		chain = append(chain, *next)
 		e = next
 	}
+}
+
+// resolve follows the symbolic links the manifest records, so that a path
+// named through a link (/lib/x86_64-linux-gnu/libc.so.6 with /lib -> usr/lib)
+// finds its entry. Paths it cannot resolve are returned as they are.
+func (m *Manifest) resolve(p string) string {
+	for hops := 0; hops < maxSymlinkHops; hops++ {
+		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+		changed := false
+		for i := range parts {
+			prefix := "/" + strings.Join(parts[:i+1], "/")
+			e := m.Lookup(prefix)
+			if e == nil || e.Type != TypeSymlink {
+				continue
+			}
+			t := e.Link
+			if !path.IsAbs(t) {
+				t = path.Join(path.Dir(prefix), t)
+			}
+			p = path.Clean(path.Join(append([]string{t}, parts[i+1:]...)...))
+			changed = true
+			break
+		}
+		if !changed {
+			return p
+		}
+	}
+	return p
 }
 
 // DecodeManifest reads a manifest.

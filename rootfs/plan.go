@@ -193,6 +193,13 @@ func (pl *planner) resolve(p, reason, detail string) (string, error) {
 		if err != nil {
 			switch {
 			case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
+				if pIsLink && !essential(reason) {
+					// p itself is a link that dangles in the source too
+					// (found in a directory tree, say): it is copied as
+					// it is. Programs and libraries must resolve.
+					logrus.Warnf("rootfs: %s is a dangling symbolic link in the source (%s does not exist); copied as it is", p, next)
+					return "", nil
+				}
 				if c.link != "" {
 					return "", pl.pathError("file", p, ErrBrokenSymlink, fmt.Sprintf("link %s leads to %s, which does not exist", c.link, next))
 				}
@@ -262,6 +269,17 @@ func (pl *planner) resolve(p, reason, detail string) (string, error) {
 		pl.put(n)
 	}
 	return cur, nil
+}
+
+// essential reports whether a file needed for this reason must exist: an
+// app, a library or an interpreter. Other paths (explicit files, package
+// contents, traced files) may be links that dangle in the source as well.
+func essential(reason string) bool {
+	switch reason {
+	case "app", "elf-dep", "interpreter":
+		return true
+	}
+	return false
 }
 
 // ReasonSymlink is elfdeps' reason for a link on the way to a needed file.

@@ -1,0 +1,869 @@
+package main
+
+// End-to-end tests of `vmctr build` and `vmctr inspect`: containers built
+// from this host's nginx, redis-server and python3 run under vmctr (and
+// runc) and do their job; what is inside them is only the copied set; a
+// root file system of another Debian release builds and runs; bad input
+// fails cleanly. They need root, and skip when a program they build from
+// is not installed (CI installs nginx redis-server python3 debootstrap).
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/vmctr/vmctr/rootfs"
+)
+
+var (
+	initOnce sync.Once
+	initErr  error
+	initPath string // the static init program, built from rootfs/init/vmctr-init.c
+)
+
+// buildInit compiles the container init program once, beside the vmctr
+// binary (where `vmctr build` looks for it) unless VMCTR_BINARY points
+// elsewhere; then build() passes --init.
+func buildInit(t *testing.T) string {
+	t.Helper()
+	bin, _ := binaries(t)
+	initOnce.Do(func() {
+		initPath = filepath.Join(filepath.Dir(bin), "vmctr-init")
+		if os.Getenv("VMCTR_BINARY") != "" {
+			initPath = filepath.Join(workDir, "vmctr-init")
+		}
+		out, err := exec.Command("cc", "-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", initPath,
+			"../../rootfs/init/vmctr-init.c").CombinedOutput()
+		if err != nil {
+			initErr = fmt.Errorf("building vmctr-init: %v\n%s", err, out)
+		}
+	})
+	if initErr != nil {
+		t.Fatal(initErr)
+	}
+	return initPath
+}
+
+// needProgs skips the test unless the programs it builds from exist.
+func needProgs(t *testing.T, progs ...string) {
+	t.Helper()
+	for _, p := range progs {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%s is not installed (apt-get install nginx redis-server python3 debootstrap)", p)
+		}
+	}
+}
+
+// build runs `vmctr build args... -o <new dir>` and returns the bundle.
+func (e *env) build(args ...string) string {
+	e.t.Helper()
+	out := e.newDir("bundle")
+	r := e.run(nil, e.buildArgs(out, args...)...)
+	if r.code != 0 {
+		e.t.Fatalf("vmctr build %s: %s", strings.Join(args, " "), r)
+	}
+	return out
+}
+
+func (e *env) buildArgs(out string, args ...string) []string {
+	init := buildInit(e.t)
+	a := []string{"build", "-o", out}
+	if os.Getenv("VMCTR_BINARY") != "" {
+		a = append(a, "--init", init)
+	}
+	return append(a, args...)
+}
+
+// newDir returns a fresh path (not created) in the test's directory.
+func (e *env) newDir(prefix string) string {
+	e.mu.Lock()
+	e.n++
+	p := filepath.Join(e.dir, prefix+strconv.Itoa(e.n))
+	e.mu.Unlock()
+	return p
+}
+
+// runDetached starts a built bundle and returns its init's PID.
+func (e *env) runDetached(bundle string) (id string, pid int) {
+	e.t.Helper()
+	id = e.newID()
+	e.ok("run", "-d", "--bundle", bundle, id)
+	return id, e.state(id).Pid
+}
+
+// inNetns runs fn on a thread inside the network namespace of pid: the
+// tests talk to a container's loopback without touching the host's network.
+func inNetns(t *testing.T, pid int, fn func() error) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Not unlocked if switching back fails: the thread then dies with
+		// the goroutine instead of serving others in the wrong namespace.
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns back: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// dialIn connects to addr in the container's network namespace, retrying
+// until the server listens (20s).
+func dialIn(t *testing.T, pid int, addr string) net.Conn {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var c net.Conn
+		err := inNetns(t, pid, func() error {
+			var err error
+			c, err = net.DialTimeout("tcp", addr, 2*time.Second)
+			return err
+		})
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connecting to %s in the container's network namespace: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func httpGet(t *testing.T, pid int, addr, path string) string {
+	t.Helper()
+	c := dialIn(t, pid, addr)
+	defer c.Close()
+	fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path)
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading the HTTP answer: %v", err)
+	}
+	return string(b)
+}
+
+// readManifest reads a built bundle's manifest.
+func readManifest(t *testing.T, bundle string) *rootfs.Manifest {
+	t.Helper()
+	m, err := rootfs.ReadManifest(filepath.Join(bundle, "rootfs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkInside checks what a running container holds, from the host through
+// /proc/<pid>/root: no file shares an inode with the host; no kernel file;
+// every path is in the manifest or was made after the build (by the
+// running apps); no mount brings in a host directory.
+func checkInside(t *testing.T, pid int, m *rootfs.Manifest, built time.Time) {
+	t.Helper()
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	var files, made int
+	err := filepath.WalkDir(root+"/", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		in := "/" + strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+		if in == "/proc" || in == "/sys" || in == "/dev" {
+			return fs.SkipDir
+		}
+		if in == "/" {
+			return nil
+		}
+		for _, k := range []string{"/boot", "/lib/modules", "/usr/lib/modules", "/lib/firmware", "/usr/lib/firmware"} {
+			if in == k || strings.HasPrefix(in, k+"/") {
+				t.Errorf("kernel path %s in the container", in)
+			}
+		}
+		if b := filepath.Base(in); strings.HasPrefix(b, "vmlinuz") || strings.HasPrefix(b, "initrd") {
+			t.Errorf("kernel file %s in the container", in)
+		}
+		var st, hst unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR && unix.Lstat(in, &hst) == nil && st.Dev == hst.Dev && st.Ino == hst.Ino {
+			t.Errorf("%s is the host's own file (inode %d)", in, st.Ino)
+		}
+		files++
+		if m.Lookup(in) == nil {
+			// Not copied: it must have been made by the running container.
+			ct := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+			if ct.Before(built) {
+				t.Errorf("%s is in the container but not in its manifest, and older than the build", in)
+			}
+			made++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walking the container's root: %v", err)
+	}
+	if files < 10 {
+		t.Fatalf("only %d paths in the container's root", files)
+	}
+	t.Logf("container root: %d paths, %d made at run time", files, made)
+
+	mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(mi)), "\n") {
+		f := strings.Fields(l)
+		sep := 0
+		for i, x := range f {
+			if x == "-" {
+				sep = i
+			}
+		}
+		if sep == 0 || len(f) < sep+2 {
+			continue
+		}
+		mnt, fstype := f[4], f[sep+1]
+		switch fstype {
+		case "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2":
+			continue
+		}
+		// The only other mount is the container's own root (its bundle's
+		// rootfs) and libcontainer's read-only remounts under /proc.
+		if mnt != "/" && !strings.HasPrefix(mnt, "/proc/") {
+			t.Errorf("mount from the host at %s (%s): %s", mnt, fstype, l)
+		}
+	}
+}
+
+// checkConfig checks a built bundle's config.json: the init runs, no bind
+// mount of a host directory.
+func checkConfig(t *testing.T, bundle string) *specs.Spec {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Root.Path != "rootfs" || len(s.Process.Args) == 0 || s.Process.Args[0] != rootfs.InitPath {
+		t.Errorf("config.json: root %+v, args %q", s.Root, s.Process.Args)
+	}
+	for _, m := range s.Mounts {
+		if m.Type == "bind" || strings.Contains(strings.Join(m.Options, ","), "bind") {
+			t.Errorf("config.json bind-mounts %s from %s", m.Destination, m.Source)
+		}
+	}
+	return &s
+}
+
+func TestE2EBuildNginx(t *testing.T) {
+	needProgs(t, "/usr/sbin/nginx")
+	e := newEnv(t)
+	began := time.Now()
+	bundle := e.build("--app", "/usr/sbin/nginx", "--file", "/etc/nginx", "--file", "/var/www/html",
+		"--file", "/var/log/nginx", "--file", "/var/lib/nginx", "--file", "/usr/share/nginx",
+		"--cmd", "/usr/sbin/nginx -g 'daemon off;'")
+	t.Logf("built nginx in %v", time.Since(began))
+	built := time.Now()
+	checkConfig(t, bundle)
+	m := readManifest(t, bundle)
+	if e := m.Lookup("/usr/sbin/nginx"); e == nil || e.Reason != "app" || len(e.SHA256) != 64 {
+		t.Errorf("manifest entry of nginx: %+v", e)
+	}
+
+	id, pid := e.runDetached(bundle)
+	page := httpGet(t, pid, "127.0.0.1:80", "/")
+	if !strings.Contains(page, "200 OK") || !strings.Contains(page, "Welcome to nginx") {
+		t.Fatalf("nginx answered:\n%s", page)
+	}
+	if nf := httpGet(t, pid, "127.0.0.1:80", "/no-such-page"); !strings.Contains(nf, "404") {
+		t.Errorf("nginx answered a missing page with:\n%s", nf)
+	}
+	checkInside(t, pid, m, built)
+
+	// inspect, by bundle and by container ID.
+	libc := ""
+	for _, f := range m.Files {
+		if filepath.Base(f.Path) == "libc.so.6" && f.Type == rootfs.TypeFile {
+			libc = f.Path
+		}
+	}
+	if libc == "" {
+		t.Fatal("no libc.so.6 in the manifest")
+	}
+	why := e.ok("inspect", "--file", libc, bundle)
+	if !strings.Contains(why, libc) || !strings.Contains(why, "/usr/sbin/nginx") || !strings.Contains(why, "sha256:") {
+		t.Errorf("inspect --file %s:\n%s", libc, why)
+	}
+	var chain []rootfs.Entry
+	if err := json.Unmarshal([]byte(e.ok("inspect", "--format", "json", "--file", libc, id)), &chain); err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) < 2 || chain[0].Path != libc || chain[len(chain)-1].Reason != "app" {
+		t.Errorf("inspect chain of %s: %+v", libc, chain)
+	}
+	table := e.ok("inspect", bundle)
+	for _, want := range []string{"PATH", "/etc/passwd", "generated", "/usr/sbin/nginx", "app"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("inspect table lacks %q", want)
+		}
+	}
+	e.fail("is not in the container", "inspect", "--file", "/usr/bin/perl", bundle)
+
+	// Stop: the init forwards SIGTERM to nginx and exits.
+	e.ok("kill", id, "TERM")
+	e.waitStatus(id, "stopped")
+	e.ok("delete", id)
+
+	t.Run("runc", func(t *testing.T) {
+		rc := newRunc(t, e)
+		rid, rpid := rc.runDetached(bundle)
+		if page := httpGet(t, rpid, "127.0.0.1:80", "/"); !strings.Contains(page, "Welcome to nginx") {
+			t.Errorf("nginx under runc answered:\n%s", page)
+		}
+		rc.stop(rid)
+	})
+}
+
+func TestE2EBuildRedis(t *testing.T) {
+	needProgs(t, "/usr/bin/redis-server")
+	e := newEnv(t)
+	bundle := e.build("--app", "/usr/bin/redis-server", "--file", "/var/lib/redis", "--user", "redis",
+		"--cmd", "/usr/bin/redis-server --bind 127.0.0.1 --port 6379 --dir /var/lib/redis --save '' --daemonize no --logfile ''")
+	s := checkConfig(t, bundle)
+	if s.Process.User.UID == 0 {
+		t.Errorf("runs as uid 0, want redis's")
+	}
+	pw, err := os.ReadFile(filepath.Join(bundle, "rootfs/etc/passwd"))
+	if err != nil || !strings.Contains(string(pw), "redis:") || strings.Contains(string(pw), "nobody") {
+		t.Errorf("/etc/passwd of the container:\n%s", pw)
+	}
+
+	id, pid := e.runDetached(bundle)
+	redis := func(pid int, cmds ...string) []string {
+		c := dialIn(t, pid, "127.0.0.1:6379")
+		defer c.Close()
+		r := bufio.NewReader(c)
+		var out []string
+		for _, cmd := range cmds {
+			fmt.Fprintf(c, "%s\r\n", cmd)
+			l, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("redis %s: %v", cmd, err)
+			}
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "$") && l != "$-1" {
+				v, _ := r.ReadString('\n')
+				l = strings.TrimSpace(v)
+			}
+			out = append(out, l)
+		}
+		return out
+	}
+	got := redis(pid, "PING", "SET greeting hello-from-vmctr", "GET greeting", "SAVE")
+	if strings.Join(got, " ") != "+PONG +OK hello-from-vmctr +OK" {
+		t.Fatalf("redis answered %q", got)
+	}
+	dump := filepath.Join(bundle, "rootfs/var/lib/redis/dump.rdb")
+	if _, err := os.Stat(dump); err != nil {
+		t.Fatalf("SAVE left no dump file in the container: %v", err)
+	}
+	e.ok("kill", id, "TERM")
+	e.waitStatus(id, "stopped")
+	e.ok("delete", id)
+
+	// A new container of the same bundle reads the saved data.
+	_, pid = e.runDetached(bundle)
+	if got := redis(pid, "GET greeting"); got[0] != "hello-from-vmctr" {
+		t.Errorf("after a restart redis answered %q", got)
+	}
+
+	t.Run("runc", func(t *testing.T) {
+		rc := newRunc(t, e)
+		b2 := e.build("--app", "/usr/bin/redis-server", "--user", "redis",
+			"--cmd", "/usr/bin/redis-server --bind 127.0.0.1 --port 6379 --save '' --daemonize no --logfile ''")
+		rid, rpid := rc.runDetached(b2)
+		if got := redis(rpid, "PING"); got[0] != "+PONG" {
+			t.Errorf("redis under runc answered %q", got)
+		}
+		rc.stop(rid)
+	})
+}
+
+// pyCheck runs inside the container: ssl, sqlite3 and json work, and the
+// container holds exactly the files of its manifest (plus what Python
+// itself writes). Run on the host (as --trace does) it does the first part
+// only.
+const pyCheck = `import json, os, ssl, sqlite3, sys
+ctx = ssl.create_default_context()
+con = sqlite3.connect(":memory:")
+con.execute("create table t (doc text)")
+con.execute("insert into t values (?)", (json.dumps({"runtime": "vmctr", "n": 3}),))
+doc = json.loads(con.execute("select doc from t").fetchone()[0])
+assert doc == {"runtime": "vmctr", "n": 3}, doc
+out = {"ssl": ssl.OPENSSL_VERSION, "sqlite": sqlite3.sqlite_version, "doc": doc}
+if os.path.exists("/.vmctr/manifest.json"):
+    with open("/.vmctr/manifest.json") as f:
+        listed = {e["path"] for e in json.load(f)["files"]}
+    extra = []
+    for root, dirs, files in os.walk("/"):
+        if root == "/":
+            dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev")]
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            if p not in listed:
+                extra.append(p)
+    out["extra"] = extra
+    out["kernel"] = [p for p in ("/boot", "/lib/modules", "/usr/lib/modules", "/lib/firmware", "/vmlinuz") if os.path.lexists(p)]
+print(json.dumps(out))
+`
+
+func TestE2EBuildPython(t *testing.T) {
+	needProgs(t, "/usr/bin/python3")
+	e := newEnv(t)
+	script := filepath.Join(e.dir, "app", "check.py")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(pyCheck), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundle := e.build("--app", "/usr/bin/python3", "--file", script, "--trace", "--env", "PYTHONDONTWRITEBYTECODE=1",
+		"--cmd", "/usr/bin/python3 "+script)
+	checkConfig(t, bundle)
+	id := e.newID()
+	r := e.run(nil, "run", "--bundle", bundle, id)
+	if r.code != 0 {
+		t.Fatalf("python in the container: %s", r)
+	}
+	var out struct {
+		SSL    string         `json:"ssl"`
+		SQLite string         `json:"sqlite"`
+		Doc    map[string]any `json:"doc"`
+		Extra  []string       `json:"extra"`
+		Kernel []string       `json:"kernel"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("python's output: %v\n%s", err, r)
+	}
+	t.Logf("python in the container: %s, sqlite %s", out.SSL, out.SQLite)
+	if out.Doc["runtime"] != "vmctr" || !strings.Contains(out.SSL, "OpenSSL") || out.SQLite == "" {
+		t.Errorf("python's result: %+v", out)
+	}
+	if len(out.Extra) > 0 {
+		t.Errorf("paths in the container that are not in its manifest: %v", out.Extra)
+	}
+	if len(out.Kernel) > 0 {
+		t.Errorf("kernel paths in the container: %v", out.Kernel)
+	}
+
+	t.Run("runc", func(t *testing.T) {
+		rc := newRunc(t, e)
+		out, err := rc.runAttached(bundle)
+		if err != nil || !strings.Contains(out, `"runtime": "vmctr"`) {
+			t.Errorf("python under runc: %v\n%s", err, out)
+		}
+	})
+}
+
+// TestE2EBuildInit: the init starts several apps in order, reaps zombies,
+// stops the others when one fails and exits with its status, and forwards
+// signals. Built from busybox (static).
+func TestE2EBuildInit(t *testing.T) {
+	needProgs(t, "/bin/busybox")
+	e := newEnv(t)
+	bundle := e.build("--app", "/bin/busybox",
+		"--cmd", "/bin/busybox sh -c 'echo first; /bin/busybox touch /tmp/first-done'",
+		"--cmd", "/bin/busybox sh -c 'for i in 1 2 3 4 5; do (/bin/busybox true &); done; /bin/busybox sleep 0.5; /bin/busybox ps -o stat,comm; exit 7'",
+		"--cmd", "/bin/busybox sleep 300")
+	r := e.run(nil, "run", "--bundle", bundle, e.newID())
+	if r.code != 7 {
+		t.Fatalf("exit status %d, want 7 (the failing app's)\n%s", r.code, r)
+	}
+	if r.dur > 15*time.Second {
+		t.Errorf("the init took %v to stop the other apps", r.dur)
+	}
+	if !strings.Contains(r.stdout, "first") {
+		t.Errorf("the first app did not run:\n%s", r)
+	}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "Z") {
+			t.Errorf("zombie in the container: %s\n%s", l, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "exited with status 7") {
+		t.Errorf("the init did not say which app failed:\n%s", r.stderr)
+	}
+
+	// A signal reaches the app; the app's status is the container's.
+	b2 := e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox sh -c 'trap \"exit 42\" USR1; while :; do /bin/busybox sleep 0.1; done'")
+	id := e.newID()
+	e.ok("run", "-d", "--bundle", b2, id)
+	time.Sleep(300 * time.Millisecond)
+	e.ok("kill", id, "USR1")
+	e.waitStatus(id, "stopped")
+	e.ok("delete", id)
+
+	// A setup step (wait: true) finishes before the next app starts.
+	def := filepath.Join(e.dir, "init.yaml")
+	if err := os.WriteFile(def, []byte(`apps: [/bin/busybox]
+start:
+  - name: setup
+    command: /bin/busybox sh -c '/bin/busybox sleep 0.3; echo ready > /tmp/ready'
+    wait: true
+  - [/bin/busybox, cat, /tmp/ready]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b3 := e.build("-f", def)
+	r = e.run(nil, "run", "--bundle", b3, e.newID())
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "ready" {
+		t.Errorf("setup step: %s", r)
+	}
+}
+
+// debootstrapRoot returns a Debian bullseye (minbase) root file system,
+// made once with debootstrap and cached in /var/tmp. It skips the test if
+// debootstrap is missing or cannot reach the mirror.
+func debootstrapRoot(t *testing.T) string {
+	t.Helper()
+	dir := "/var/tmp/vmctr-e2e-bullseye"
+	if _, err := os.Stat(filepath.Join(dir, ".vmctr-complete")); err == nil {
+		return dir
+	}
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		t.Skip("debootstrap is not installed (apt-get install debootstrap)")
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".vmctr-complete")); err == nil {
+		return dir
+	}
+	mirror := debianMirror()
+	tmp := dir + ".tmp"
+	_ = os.RemoveAll(tmp)
+	t.Logf("debootstrap --variant=minbase bullseye %s %s (cached for later runs)", tmp, mirror)
+	cmd := exec.Command("debootstrap", "--variant=minbase", "bullseye", tmp, mirror)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		t.Skipf("debootstrap could not make a bullseye root from %s: %v\n%s", mirror, err, tail(string(out), 1500))
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".vmctr-complete"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// debianMirror is the Debian mirror this machine's apt uses.
+func debianMirror() string {
+	files, _ := filepath.Glob("/etc/apt/sources.list.d/*")
+	files = append([]string{"/etc/apt/sources.list"}, files...)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			fs := strings.Fields(l)
+			for i, w := range fs {
+				if (w == "URIs:" || w == "deb") && i+1 < len(fs) {
+					u := fs[i+1]
+					if strings.HasPrefix(u, "[") && i+2 < len(fs) {
+						u = fs[i+2]
+					}
+					if strings.Contains(u, "debian") && !strings.Contains(u, "security") {
+						return strings.TrimSuffix(u, "/")
+					}
+				}
+			}
+		}
+	}
+	return "http://deb.debian.org/debian"
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func TestE2EBuildSourceRoot(t *testing.T) {
+	e := newEnv(t)
+	src := debootstrapRoot(t)
+	bundle := e.build("--source-root", src, "--app", "/bin/bash", "--file", "/etc/debian_version",
+		"--cmd", `/bin/bash -c 'read v < /etc/debian_version; echo "debian=$v bash=$BASH_VERSION"'`)
+	m := readManifest(t, bundle)
+	if m.SourceRoot != src {
+		t.Errorf("manifest source root %q", m.SourceRoot)
+	}
+	// The libraries are bullseye's, not this host's.
+	for _, f := range m.Files {
+		if filepath.Base(f.Path) == "libc.so.6" && f.Type == rootfs.TypeFile {
+			host, err := os.ReadFile(f.Path)
+			if err == nil && sha256Hex(host) == f.SHA256 {
+				t.Errorf("%s is the host's libc", f.Path)
+			}
+		}
+	}
+	r := e.run(nil, "run", "--bundle", bundle, e.newID())
+	if r.code != 0 {
+		t.Fatalf("bullseye's bash: %s", r)
+	}
+	if !strings.Contains(r.stdout, "debian=11.") || !strings.Contains(r.stdout, "bash=5.1") {
+		t.Errorf("bullseye's bash said %q; want debian=11.x bash=5.1", r.stdout)
+	}
+	t.Logf("on this host's kernel: %s", strings.TrimSpace(r.stdout))
+}
+
+// TestE2EBuildBadInput: each bad input is a clear error naming the file,
+// a non-zero exit, and no output (not even a temporary directory) left.
+func TestE2EBuildBadInput(t *testing.T) {
+	needProgs(t, "/bin/busybox")
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	for _, d := range []string{"usr/bin", "etc", "data"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "usr/bin/busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// An ELF for another machine: busybox with e_machine set to AArch64.
+	arm := append([]byte(nil), bb...)
+	binary.LittleEndian.PutUint16(arm[18:], 183)
+	if err := os.WriteFile(filepath.Join(src, "usr/bin/armapp"), arm, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "usr/bin/truncated"), bb[:100], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "data/secret"), []byte("x"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][2]string{{"b", "usr/bin/a"}, {"/nonexistent/c", "usr/bin/b"}, {"../../../../../etc/shadow", "usr/bin/escape"}} {
+		if err := os.Symlink(l[0], filepath.Join(src, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	def := filepath.Join(e.dir, "app.yaml")
+	if err := os.WriteFile(def, []byte("apps: [/usr/bin/busybox]\nstart:\n  - /usr/bin/busybox true\nnetwork: host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		want  []string
+		setup func(*exec.Cmd)
+	}{
+		{"missing app", []string{"--app", "/usr/bin/nothere"}, []string{"/usr/bin/nothere", "not found"}, nil},
+		{"outside the root", []string{"--app", "/usr/bin/escape"}, []string{"/usr/bin/escape", "outside the source root"}, nil},
+		{"relative path", []string{"--app", "../../bin/sh"}, []string{"../../bin/sh"}, nil},
+		{"broken symlink chain", []string{"--app", "/usr/bin/a"}, []string{"/usr/bin/a", "symlink"}, nil},
+		{"foreign ELF", []string{"--app", "/usr/bin/armapp"}, []string{"/usr/bin/armapp", "architecture"}, nil},
+		{"truncated ELF", []string{"--app", "/usr/bin/truncated"}, []string{"/usr/bin/truncated", "unreadable"}, nil},
+		{"unreadable file", []string{"--app", "/usr/bin/busybox", "--file", "/data/secret"}, []string{"/data/secret"}, withoutDACOverride},
+		{"unknown key", []string{"-f", def}, []string{def + ":4", `unknown key "network"`}, nil},
+		{"kernel file", []string{"--app", "/usr/bin/busybox", "--file", "/boot/vmlinuz"}, []string{"/boot/vmlinuz", "kernel"}, nil},
+		{"tag", []string{"--app", "/usr/bin/busybox", "-t", "web"}, []string{"image store", "not available yet"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			parent := e.newDir("out")
+			if err := os.Mkdir(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(parent, "bundle")
+			args := append(e.buildArgs(out, "--source-root", src), tc.args...)
+			r := e.run(tc.setup, args...)
+			if r.code == 0 {
+				t.Fatalf("build succeeded: %s", r)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(w)) {
+					t.Errorf("error does not mention %q:\n%s", w, r.stderr)
+				}
+			}
+			if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+				t.Errorf("left behind: %v", ents)
+			}
+		})
+	}
+}
+
+// withoutDACOverride runs vmctr as root without CAP_DAC_OVERRIDE and
+// CAP_DAC_READ_SEARCH, so that a mode-000 file is unreadable to it.
+func withoutDACOverride(cmd *exec.Cmd) {
+	args := append([]string{"--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all", "--"}, cmd.Args...)
+	cmd.Path, _ = exec.LookPath("setpriv")
+	cmd.Args = append([]string{"setpriv"}, args...)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// runcEnv drives runc on built bundles, with its own state root and
+// cgroups under /vmctr/.
+type runcEnv struct {
+	t    *testing.T
+	e    *env
+	root string
+}
+
+func newRunc(t *testing.T, e *env) *runcEnv {
+	t.Helper()
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc is not installed")
+	}
+	return &runcEnv{t: t, e: e, root: filepath.Join(e.dir, "runc-root")}
+}
+
+func (r *runcEnv) cmd(args ...string) *exec.Cmd {
+	return exec.Command("runc", append([]string{"--root", r.root}, args...)...)
+}
+
+// prepare copies the bundle's config.json for runc with the container's
+// cgroup under /vmctr/ (runc would otherwise nest it under the test's own
+// cgroup). The root file system is the same.
+func (r *runcEnv) prepare(bundle, id string) string {
+	r.t.Helper()
+	var s specs.Spec
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		r.t.Fatal(err)
+	}
+	s.Linux.CgroupsPath = "/vmctr/" + id
+	s.Root.Path = filepath.Join(bundle, "rootfs")
+	dir := r.e.newDir("runc-bundle")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		r.t.Fatal(err)
+	}
+	b, _ = json.Marshal(&s)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	return dir
+}
+
+func (r *runcEnv) newID() string {
+	id := r.e.newID() + "-runc"
+	r.t.Cleanup(func() {
+		_ = r.cmd("delete", "--force", id).Run()
+		for _, cg := range cgroupDirs(id) {
+			r.t.Errorf("runc left cgroup %s", cg)
+		}
+	})
+	return id
+}
+
+func (r *runcEnv) runDetached(bundle string) (string, int) {
+	r.t.Helper()
+	id := r.newID()
+	dir := r.prepare(bundle, id)
+	c := r.cmd("run", "-d", "--bundle", dir, id)
+	c.Stdout, c.Stderr = r.e.tempFile("runc-out"), r.e.tempFile("runc-err")
+	if err := c.Run(); err != nil {
+		r.t.Fatalf("runc run -d: %v\n%s", err, readAll(c.Stderr.(*os.File)))
+	}
+	out, err := r.cmd("state", id).Output()
+	if err != nil {
+		r.t.Fatalf("runc state: %v", err)
+	}
+	var st struct{ Pid int }
+	if err := json.Unmarshal(out, &st); err != nil || st.Pid == 0 {
+		r.t.Fatalf("runc state: %v %s", err, out)
+	}
+	return id, st.Pid
+}
+
+func (r *runcEnv) runAttached(bundle string) (string, error) {
+	id := r.newID()
+	dir := r.prepare(bundle, id)
+	c := r.cmd("run", "--bundle", dir, id)
+	out, errOut := r.e.tempFile("runc-out"), r.e.tempFile("runc-err")
+	c.Stdout, c.Stderr = out, errOut
+	err := c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		err = fmt.Errorf("%w: %s", err, readAll(errOut))
+	}
+	return readAll(out), err
+}
+
+func (r *runcEnv) stop(id string) {
+	r.t.Helper()
+	if err := r.cmd("kill", id, "TERM").Run(); err != nil {
+		r.t.Errorf("runc kill: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := r.cmd("state", id).Output()
+		if strings.Contains(string(out), `"stopped"`) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, err := r.cmd("delete", id).CombinedOutput(); err != nil {
+		r.t.Errorf("runc delete: %v %s", err, out)
+	}
+}
