@@ -153,7 +153,11 @@ func withCgroupParent(id string, systemd bool) SpecOpt {
 		case p == "":
 			s.Linux.CgroupsPath = path.Join(CgroupParent, id)
 		case !path.IsAbs(p):
-			s.Linux.CgroupsPath = path.Join(CgroupParent, p)
+			joined := path.Join(CgroupParent, p)
+			if !strings.HasPrefix(joined, CgroupParent+"/") {
+				return fmt.Errorf("%w: linux.cgroupsPath %q: a relative path must name a cgroup under %s", ErrInvalidSpec, p, CgroupParent)
+			}
+			s.Linux.CgroupsPath = joined
 		}
 		return nil
 	}
