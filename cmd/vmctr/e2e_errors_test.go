@@ -120,6 +120,7 @@ func TestE2EInvalidConfig(t *testing.T) {
 		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" }, "no-such-rootfs"},
 		{"rootfs is a file", func(s *specs.Spec) { s.Root.Path = "config.json" }, "not a directory"},
 		{"bad sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.no_such_sysctl": "1"} }, "sysctl"},
+		{"cgroupsPath out of /vmctr", func(s *specs.Spec) { s.Linux.CgroupsPath = "../e2e-escape" }, "cgroupsPath"},
 		{"missing program", func(s *specs.Spec) { s.Process.Args = []string{"/no/such/program"} }, "/no/such/program"},
 		{"hook that fails", func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false"}}}
@@ -138,7 +139,12 @@ func TestE2EInvalidConfig(t *testing.T) {
 			}
 		})
 	}
-	t.Cleanup(e.expectEmptyRoot)
+	t.Cleanup(func() {
+		e.expectEmptyRoot()
+		if m, _ := filepath.Glob("/sys/fs/cgroup/*/e2e-escape"); len(m) > 0 {
+			t.Errorf("cgroups created outside /vmctr: %v", m)
+		}
+	})
 }
 
 // wantCode is the exit status of a failed command: 1, but 255 for exec (as
