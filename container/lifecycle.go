@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/moby/sys/user"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -265,10 +268,17 @@ func Delete(ctx context.Context, root, id string, force bool) error {
 				return nil
 			}
 		}
-		if force && rec != nil {
+		if force {
 			// libcontainer cannot read its state (a torn state.json):
-			// undo what vmctr's record names.
-			logrus.Warnf("container %q: %v; removing what its record names", id, err)
+			// undo what vmctr's record names. Without a record either
+			// (both empty after a machine crash), the container's cgroup
+			// is taken to be the default one, /vmctr/<id>.
+			if rec == nil || rec.CgroupPaths == nil {
+				rec = &Record{ID: id, CgroupPaths: defaultCgroupPaths(id)}
+				logrus.Warnf("container %q: %v; no usable record either: removing its state and the default cgroup %s/%s", id, err, CgroupParent, id)
+			} else {
+				logrus.Warnf("container %q: %v; removing what its record names", id, err)
+			}
 			killCgroupProcs(rec.CgroupPaths)
 			removeLeftovers(st, rec)
 			return nil
@@ -351,6 +361,17 @@ func killAndWait(c *libcontainer.Container) error {
 			return fmt.Errorf("container %q: init %d still running after SIGKILL", c.ID(), pid)
 		}
 	}
+}
+
+// defaultCgroupPaths are the cgroup directories of a container created with
+// an empty cgroupsPath, in every hierarchy; nil if they cannot be worked out.
+func defaultCgroupPaths(id string) map[string]string {
+	cm, err := manager.New(&cgroups.Cgroup{Path: path.Join(CgroupParent, id), Resources: &cgroups.Resources{}})
+	if err != nil {
+		logrus.Debugf("default cgroup of %q: %v", id, err)
+		return nil
+	}
+	return cm.GetPaths()
 }
 
 // killCgroupProcs kills what runs in the given cgroup directories; used for
