@@ -381,19 +381,32 @@ func TestE2EDamagedState(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.newBundle()
-	for _, file := range []string{"state.json", "vmctr.json"} {
-		t.Run(file, func(t *testing.T) {
+	// A torn write leaves half a file; a machine crash without fsync can
+	// leave an empty one (see writeFileAtomic).
+	for _, tc := range []struct {
+		name  string
+		files []string
+		keep  func(int) int
+	}{
+		{"torn state.json", []string{"state.json"}, func(n int) int { return n / 2 }},
+		{"torn vmctr.json", []string{"vmctr.json"}, func(n int) int { return n / 2 }},
+		{"empty state.json and vmctr.json", []string{"state.json", "vmctr.json"}, func(int) int { return 0 }},
+	} {
+		file := strings.Join(tc.files, " and ")
+		t.Run(tc.name, func(t *testing.T) {
 			e := e.sub(t)
 			id := e.newID()
 			e.ok("run", "-d", "--bundle", b.dir, id)
 			pid := e.state(id).Pid
-			p := filepath.Join(e.root, id, file)
-			data, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, data[:len(data)/2], 0o600); err != nil {
-				t.Fatal(err)
+			for _, f := range tc.files {
+				p := filepath.Join(e.root, id, f)
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, data[:tc.keep(len(data))], 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if r := e.run(nil, "list"); r.code != 0 {
 				t.Errorf("list with a truncated %s: %s", file, r)
