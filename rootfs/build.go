@@ -19,6 +19,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/vmctr/vmctr/rootfs/elfdeps"
 )
 
 // BuildOpts says what to build. Paths of Apps, Files and start commands are
@@ -322,7 +324,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 			}
 		}
 	}
-	found, err := discover(ctx, discoverOpts{
+	found, err := elfdeps.Discover(ctx, elfdeps.Options{
 		Root: b.srcRoot, Apps: apps, Packages: o.Packages, Files: o.Files, Excludes: o.Excludes,
 		Trace: o.Trace, TraceTimeout: o.TraceTimeout, TraceArgs: traceArgs,
 	})
@@ -338,10 +340,10 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	asked := map[string]string{} // generated path -> why discovery wanted it
 	for _, f := range found.Files {
 		if slices.Contains(generatedPaths, f.Path) {
-			asked[f.Path] = f.Reason + ": " + f.Detail
+			asked[f.Path] = string(f.Reason) + ": " + f.Detail
 			continue
 		}
-		if err := pl.add(f.Path, f.Reason, f.Detail); err != nil {
+		if err := pl.add(f.Path, string(f.Reason), f.Detail); err != nil {
 			return err
 		}
 	}

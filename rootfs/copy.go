@@ -117,6 +117,8 @@ func (c *copier) mkdirs(nodes []*node) error {
 		if err != nil {
 			return err
 		}
+		n.uid, n.gid = c.owner(n)
+		n.mode, _ = c.perm(n)
 		if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
 			return fmt.Errorf("creating directory %s: %w", n.path, err)
 		}
@@ -139,8 +141,6 @@ func (c *copier) finishDirs(nodes []*node) error {
 			continue
 		}
 		fd := c.dirs[n.path]
-		n.uid, n.gid = c.owner(n)
-		n.mode, _ = c.perm(n)
 		if c.asRoot {
 			if err := unix.Fchown(fd, n.uid, n.gid); err != nil {
 				return fmt.Errorf("setting the owner of directory %s: %w", n.path, err)

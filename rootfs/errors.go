@@ -1,22 +1,31 @@
 package rootfs
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/vmctr/vmctr/rootfs/elfdeps"
+)
 
 // Errors that Build, ParseDefinition and ReadManifest return (wrapped, with
-// the file they concern); test for them with errors.Is.
+// the file they concern); test for them with errors.Is. The first six are
+// elfdeps' own: discovery finds most bad input, and the copier checks the
+// same things again when it copies.
 var (
 	// ErrKernelFile: a kernel, module, firmware or initrd file was asked for.
 	// Containers never carry kernel files.
-	ErrKernelFile = errors.New("kernel files are never copied into a container")
+	ErrKernelFile = elfdeps.ErrKernelFile
 	// ErrNotFound: an application or file does not exist in the source root.
-	ErrNotFound = errors.New("not found in the source root")
+	ErrNotFound = elfdeps.ErrNotFound
 	// ErrOutsideRoot: a path or symbolic link leads out of the source root.
-	ErrOutsideRoot = errors.New("outside the source root")
+	ErrOutsideRoot = elfdeps.ErrOutsideRoot
 	// ErrBrokenSymlink: a symbolic link on the way to a needed file points
 	// to nothing.
-	ErrBrokenSymlink = errors.New("broken symbolic link")
+	ErrBrokenSymlink = elfdeps.ErrBrokenSymlink
 	// ErrUnreadable: a needed file cannot be read.
-	ErrUnreadable = errors.New("cannot read file")
+	ErrUnreadable = elfdeps.ErrUnreadable
+	// ErrWrongArch: an app is an ELF file for another machine.
+	ErrWrongArch = elfdeps.ErrWrongArch
+
 	// ErrOutputExists: the output directory exists and is not empty (use
 	// Force to replace it).
 	ErrOutputExists = errors.New("output directory exists and is not empty")

@@ -90,32 +90,26 @@ func (m *Manifest) Lookup(p string) *Entry {
 // absPath finds absolute paths inside a Detail text.
 var absPath = regexp.MustCompile(`(?:^|[\s(])(/[^\s,;:()]+)`)
 
+// whyMarkers introduce, in a Detail text, the path that made a file needed
+// ("DT_NEEDED libc.so.6 of /usr/sbin/nginx (/etc/ld.so.cache)", "symlink
+// to /usr/lib, on the way to /usr/lib/x/libc.so.6", "open by
+// /usr/bin/python3 under trace"), most telling first.
+var whyMarkers = []string{"on the way to ", "target of ", " of ", " by "}
+
 // Why answers "why is this file here?": the entry for p, then the entry
 // that made it needed, and so on back to what the user asked for (an app, a
-// package, an explicit file). The chain follows the paths named in each
-// entry's Detail (elfdeps writes "DT_NEEDED libc.so.6 of /usr/sbin/nginx")
-// and stops at an entry that names no other file in the manifest. It
-// returns nil if p is not in the manifest.
+// package, an explicit file). The chain follows the path each entry's
+// Detail names as its cause and stops at an entry that names no other file
+// in the manifest. It returns nil if p is not in the manifest.
 func (m *Manifest) Why(p string) []Entry {
-	e := m.Lookup(p)
+	e := m.Lookup(m.resolveDir(path.Clean("/" + p)))
 	if e == nil {
 		return nil
 	}
 	chain := []Entry{*e}
 	seen := map[string]bool{e.Path: true}
 	for {
-		var next *Entry
-		for _, sm := range absPath.FindAllStringSubmatch(e.Detail, -1) {
-			// The path as named (its directories resolved), else where
-			// it leads: "target of /lib/x/libz.so.1" means the link.
-			c := path.Clean(sm[1])
-			for _, cand := range []string{path.Join(m.resolve(path.Dir(c)), path.Base(c)), m.resolve(c)} {
-				if n := m.Lookup(cand); n != nil && !seen[n.Path] {
-					next = n
-					break
-				}
-			}
-		}
+		next := m.cause(e.Detail, seen)
 		if next == nil {
 			return chain
 		}
@@ -123,6 +117,46 @@ func (m *Manifest) Why(p string) []Entry {
 		chain = append(chain, *next)
 		e = next
 	}
+}
+
+// cause finds the entry a Detail text names as the cause, skipping seen ones.
+func (m *Manifest) cause(detail string, seen map[string]bool) *Entry {
+	lookup := func(c string) *Entry {
+		c = path.Clean(c)
+		// The path as named (its directories resolved), else where it
+		// leads: "target of /lib/x/libz.so.1" means the link itself.
+		for _, cand := range []string{m.resolveDir(c), m.resolve(c)} {
+			if n := m.Lookup(cand); n != nil && !seen[n.Path] {
+				return n
+			}
+		}
+		return nil
+	}
+	for _, mk := range whyMarkers {
+		i := strings.LastIndex(detail, mk)
+		if i < 0 {
+			continue
+		}
+		if sm := absPath.FindStringSubmatch(detail[i+len(mk)-1:]); sm != nil {
+			if n := lookup(sm[1]); n != nil {
+				return n
+			}
+		}
+	}
+	for _, sm := range absPath.FindAllStringSubmatch(detail, -1) {
+		if n := lookup(sm[1]); n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
+// resolveDir resolves the directories of p, not p itself.
+func (m *Manifest) resolveDir(p string) string {
+	if p == "/" {
+		return p
+	}
+	return path.Join(m.resolve(path.Dir(p)), path.Base(p))
 }
 
 // resolve follows the symbolic links the manifest records, so that a path
