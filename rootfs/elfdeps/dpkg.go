@@ -243,14 +243,12 @@ func (db *dpkgDB) closure(names []string) ([]pkgVia, error) {
 	var out []pkgVia
 	seen := map[string]bool{}
 	for _, n := range names {
-		name, qual := depName(n)
-		p := db.pick(name, qual, "")
+		name, _ := depName(n)
+		p := db.satisfy(n, "") // a virtual name picks its first installed provider
 		if p == nil {
 			detail := "unknown package"
 			if all := db.all[name]; len(all) > 0 {
 				detail = "not installed (status " + all[0].Status + ")"
-			} else if len(db.provides[name]) > 0 {
-				detail = "a virtual package, provided by " + db.provides[name][0].Name
 			}
 			return nil, &PathError{What: "package", Path: n, Err: ErrNotFound, Detail: detail}
 		}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,13 +19,18 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 )
 
 // Tracing runs every app once under strace(1), all at the same time, and
 // lists the files they opened, executed or looked up. Each run:
 //
-//   - is chrooted into the root (through the host's chroot(8)) when the root
-//     is not "/"; what chroot(8) itself does before chroot(2) is ignored;
+//   - is chrooted (through the host's chroot(8)) when the root is not "/",
+//     into an overlay of the root in a private mount namespace: the apps'
+//     writes go to a temporary upper layer, never to the source root, and
+//     this host's /dev is bound in (there is no /proc or /sys). What
+//     chroot(8) itself does before chroot(2) is ignored. If the overlay
+//     cannot be mounted, the run happens in the root itself, with a warning;
 //   - gets (as root) fresh PID, network, IPC and UTS namespaces: the apps see
 //     only a loopback device that is down, so they neither reach nor serve
 //     the network, and strace is PID 1 of the namespace, so when it ends (the
@@ -32,6 +38,7 @@ import (
 //     process left, daemons included. Without root it only gets its own
 //     process group, killed as a group: a daemon that calls setsid() escapes
 //     that, so trace daemons as root;
+//   - needs root for a source root other than "/";
 //   - has stdin on /dev/null, a minimal environment (PATH, HOME=/root,
 //     LANG=C.UTF-8) and the arguments of Options.TraceArgs.
 //
@@ -88,15 +95,15 @@ func (d *discoverer) addTrace(ctx context.Context) error {
 	var execs []string
 	for i, a := range d.apps {
 		for _, ev := range events[i] {
-			res, err := d.fs.resolve(ev.path)
-			if err != nil || kernelIn(ev.path, res) != "" {
-				continue
-			}
-			if ev.write {
+			if ev.write { // the file may not exist (in the source root) at all
 				dir, err := d.fs.resolve(path.Dir(ev.path))
-				if err == nil && dir.node.isDir() && dir.Path != "/" && !traceIgnoredPath(dir.Path) {
+				if err == nil && dir.node.isDir() && dir.Path != "/" && !traceIgnoredPath(dir.Path) && kernelIn(dir.Path, dir) == "" {
 					d.addResolved(dir, ReasonTrace, "directory written in by "+a.given+" under trace")
 				}
+				continue
+			}
+			res, err := d.fs.resolve(ev.path)
+			if err != nil || kernelIn(ev.path, res) != "" {
 				continue
 			}
 			if res.node.isDir() || !(res.node.isRegular() || res.node.isLink()) {
@@ -127,10 +134,81 @@ func (d *discoverer) traceApp(ctx context.Context, strace, chroot string, a reso
 		return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
 	}
 	defer os.RemoveAll(dir)
+	if chroot == "" {
+		return d.runTrace(ctx, strace, "", "/", dir, a, timeout)
+	}
+	if os.Geteuid() != 0 {
+		return nil, &PathError{What: "tracing app", Path: a.given, Err: ErrUnreadable, Detail: "tracing in a source root other than / needs root"}
+	}
+	// A private mount namespace, held by a locked thread for the whole run:
+	// the root is seen through an overlay, so the apps' writes land in dir,
+	// with this host's /dev bound in.
+	type result struct {
+		ev  []traceEvent
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread and its namespace end with this goroutine
+		view := d.fs.host
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			done <- result{nil, fmt.Errorf("tracing app %s: private mount namespace: %w", a.given, err)}
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			done <- result{nil, fmt.Errorf("tracing app %s: making mounts private: %w", a.given, err)}
+			return
+		}
+		if merged, err := overlayView(d.fs.host, dir); err != nil {
+			logrus.Warnf("elfdeps: tracing app %s directly in %s, which it may write to: %v", a.given, d.fs.host, err)
+		} else {
+			view = merged
+		}
+		ev, err := d.runTrace(ctx, strace, chroot, view, dir, a, timeout)
+		done <- result{ev, err}
+	}()
+	r := <-done
+	return r.ev, r.err
+}
+
+// overlayView mounts an overlay of root (read-only lower layer) with its
+// upper layer in dir, binds /dev into it, and returns where it is mounted.
+// Preconditions: called in a private mount namespace.
+func overlayView(root, dir string) (string, error) {
+	if strings.ContainsAny(root+dir, ",:\\") {
+		return "", fmt.Errorf("path unusable in overlay options")
+	}
+	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "root")
+	for _, p := range []string{upper, work, merged} {
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return "", err
+		}
+	}
+	opts := "lowerdir=" + root + ",upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		return "", fmt.Errorf("mounting an overlay of the root: %w", err)
+	}
+	dev := filepath.Join(merged, "dev")
+	if st, err := os.Lstat(dev); err == nil && !st.IsDir() {
+		return merged, nil // not a directory in the root: leave it
+	} else if err != nil {
+		if err := os.Mkdir(dev, 0o755); err != nil { // in the upper layer
+			return merged, nil
+		}
+	}
+	if err := unix.Mount("/dev", dev, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		logrus.Debugf("elfdeps: binding /dev into the traced root: %v", err)
+	}
+	return merged, nil
+}
+
+// runTrace runs strace. view is the host path of the root the app sees
+// (chrooted into when chroot is set).
+func (d *discoverer) runTrace(ctx context.Context, strace, chroot, view, dir string, a resolvedApp, timeout time.Duration) ([]traceEvent, error) {
 	args := []string{"-f", "-ff", "-qq", "-y", "-s", "4096", "-e", "trace=%file", "-e", "signal=none",
 		"--seccomp-bpf", "-o", filepath.Join(dir, "t"), "--"}
 	if chroot != "" {
-		args = append(args, chroot, d.fs.host)
+		args = append(args, chroot, view)
 	}
 	args = append(args, a.path)
 	args = append(args, d.o.TraceArgs[a.given]...)
@@ -152,7 +230,7 @@ func (d *discoverer) traceApp(ctx context.Context, strace, chroot string, a reso
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	}
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	timedOut := tctx.Err() != nil && ctx.Err() == nil
 	logrus.Debugf("elfdeps: traced %s for %s (timed out: %v): %v; output: %s", a.given, time.Since(start).Round(time.Millisecond), timedOut, err, out.String())
 	if ctx.Err() != nil {
@@ -165,7 +243,11 @@ func (d *discoverer) traceApp(ctx context.Context, strace, chroot string, a reso
 	slices.Sort(files)
 	var events []traceEvent
 	for _, f := range files {
-		ev, err := d.parseTrace(f, chroot != "")
+		if logrus.IsLevelEnabled(logrus.TraceLevel) {
+			b, _ := os.ReadFile(f)
+			logrus.Tracef("elfdeps: %s:\n%s", f, b)
+		}
+		ev, err := d.parseTrace(f, view, chroot != "")
 		if err != nil {
 			return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
 		}
@@ -177,7 +259,7 @@ func (d *discoverer) traceApp(ctx context.Context, strace, chroot string, a reso
 // parseTrace reads one strace -ff -y output file. With chrooted, the lines
 // before the first successful chroot(2) belong to chroot(8) on the host and
 // are skipped; a second chroot (the app's own) ends the file's usefulness.
-func (d *discoverer) parseTrace(file string, chrooted bool) ([]traceEvent, error) {
+func (d *discoverer) parseTrace(file, view string, chrooted bool) ([]traceEvent, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -204,7 +286,7 @@ func (d *discoverer) parseTrace(file string, chrooted bool) ([]traceEvent, error
 			continue
 		}
 		if c.dirfd != "" {
-			c.dirfd = d.fromHost(c.dirfd)
+			c.dirfd = fromView(view, c.dirfd)
 			if c.dirfdIsCwd {
 				cwd = c.dirfd
 			}
@@ -233,16 +315,17 @@ func (d *discoverer) parseTrace(file string, chrooted bool) ([]traceEvent, error
 	return events, sc.Err()
 }
 
-// fromHost maps a host path strace printed for a descriptor to a root path.
-func (d *discoverer) fromHost(p string) string {
-	if d.fs.host == "/" {
+// fromView maps a host path strace printed for a descriptor to a root
+// path; view is where the root is seen on the host.
+func fromView(view, p string) string {
+	if view == "/" {
 		return p
 	}
-	if p == d.fs.host {
+	if p == view {
 		return "/"
 	}
-	if strings.HasPrefix(p, d.fs.host+"/") {
-		return strings.TrimPrefix(p, d.fs.host)
+	if strings.HasPrefix(p, view+"/") {
+		return strings.TrimPrefix(p, view)
 	}
 	return "" // outside the root: not ours
 }
@@ -268,13 +351,17 @@ func parseTraceLine(line string) (traceCall, bool) {
 	if strings.ContainsAny(c.name, " <+-") {
 		return c, false
 	}
-	eq := strings.LastIndex(line, ") = ")
+	eq := strings.LastIndex(line, " = ")
 	if eq < 0 {
 		return c, false
 	}
-	res := strings.TrimSpace(line[eq+4:])
+	end := strings.LastIndexByte(line[:eq], ')')
+	if end < i || strings.TrimSpace(line[end+1:eq]) != "" {
+		return c, false
+	}
+	res := strings.TrimSpace(line[eq+3:])
 	c.failed = strings.HasPrefix(res, "-") || strings.HasPrefix(res, "?")
-	args := line[i+1 : eq]
+	args := line[i+1 : end]
 	q := strings.IndexByte(args, '"')
 	if q < 0 {
 		return c, true

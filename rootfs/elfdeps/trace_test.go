@@ -1,0 +1,191 @@
+package elfdeps
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTraceLine(t *testing.T) {
+	tests := []struct {
+		line              string
+		name, path, dirfd string
+		cwd, failed       bool
+		verb              string
+		write             bool
+	}{
+		{line: `openat(AT_FDCWD</usr>, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>`,
+			name: "openat", path: "/etc/ld.so.cache", dirfd: "/usr", cwd: true, verb: "opened"},
+		{line: `openat(AT_FDCWD</usr>, "../etc/hostname", O_RDONLY) = 3</etc/hostname>`,
+			name: "openat", path: "../etc/hostname", dirfd: "/usr", cwd: true, verb: "opened"},
+		{line: `openat(3</usr/lib/python3.11>, "json", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = 4</usr/lib/python3.11/json>`,
+			name: "openat", path: "json", dirfd: "/usr/lib/python3.11", verb: "opened"},
+		{line: `openat(AT_FDCWD</>, "/var/log/nginx/error.log", O_WRONLY|O_CREAT|O_APPEND, 0644) = 4</var/log/nginx/error.log>`,
+			name: "openat", path: "/var/log/nginx/error.log", dirfd: "/", cwd: true, verb: "opened", write: true},
+		{line: `access("/etc/ld.so.preload", R_OK)      = -1 ENOENT (No such file or directory)`,
+			name: "access", path: "/etc/ld.so.preload", failed: true, verb: "looked up"},
+		{line: `execve("/usr/bin/python3", ["/usr/bin/python3", "-c", "a = \"x\""], 0x7ffd /* 3 vars */) = 0`,
+			name: "execve", path: "/usr/bin/python3", verb: "executed"},
+		{line: `newfstatat(3</etc/ld.so.cache>, "", {st_mode=S_IFREG|0644, st_size=34807, ...}, AT_EMPTY_PATH) = 0`,
+			name: "newfstatat", path: "", dirfd: "/etc/ld.so.cache", verb: "looked up"},
+		{line: `stat("/a\"b\\c\x41\101\n", {st_mode=S_IFREG|0644, ...}) = 0`,
+			name: "stat", path: "/a\"b\\cAA\n", verb: "looked up"},
+		{line: `openat(AT_FDCWD</tmp/with space>, "x", O_RDONLY) = 3</tmp/with space/x>`,
+			name: "openat", path: "x", dirfd: "/tmp/with space", cwd: true, verb: "opened"},
+		{line: `mkdir("/var/lib/nginx/body", 0700) = 0`, name: "mkdir", path: "/var/lib/nginx/body", verb: "created", write: true},
+		{line: `chroot("/srv/root") = 0`, name: "chroot", path: "/srv/root"},
+		{line: `execve("/usr/sbin/nginx", ["nginx"], 0x1 /* 0 vars */) = ?`, name: "execve", path: "/usr/sbin/nginx", failed: true, verb: "executed"},
+	}
+	for _, tt := range tests {
+		c, ok := parseTraceLine(tt.line)
+		if !ok {
+			t.Errorf("not parsed: %s", tt.line)
+			continue
+		}
+		verb, write := classifySyscall(c)
+		if c.name != tt.name || c.path != tt.path || c.dirfd != tt.dirfd || c.dirfdIsCwd != tt.cwd || c.failed != tt.failed || verb != tt.verb || write != tt.write {
+			t.Errorf("%s:\n got %+v verb=%q write=%v", tt.line, c, verb, write)
+		}
+	}
+	for _, bad := range []string{"", "+++ exited with 0 +++", "--- SIGCHLD {si_signo=SIGCHLD} ---", `openat(AT_FDCWD, "/x", O_RDONLY <unfinished ...>`} {
+		if _, ok := parseTraceLine(bad); ok {
+			t.Errorf("parsed %q", bad)
+		}
+	}
+}
+
+// What chroot(8) does on the host before chroot(2) is not the app's.
+func TestParseTraceChroot(t *testing.T) {
+	r := newFakeRoot(t)
+	rfs, err := openRoot(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rfs.close()
+	d := &discoverer{fs: rfs}
+	trace := strings.Join([]string{
+		`execve("/usr/sbin/chroot", ["chroot", "` + r.dir + `", "/usr/bin/app"], 0x1 /* 3 vars */) = 0`,
+		`openat(AT_FDCWD</>, "/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY|O_CLOEXEC) = 3</usr/lib/x86_64-linux-gnu/libc.so.6>`,
+		`chroot("` + r.dir + `") = 0`,
+		`chdir("/") = 0`,
+		`execve("/usr/bin/app", ["/usr/bin/app"], 0x1 /* 3 vars */) = 0`,
+		`openat(AT_FDCWD<` + r.dir + `/srv>, "data/x.db", O_RDWR) = 3<` + r.dir + `/srv/data/x.db>`,
+		`openat(AT_FDCWD<` + r.dir + `/srv>, "conf", O_RDONLY) = 3<` + r.dir + `/srv/conf>`,
+		`openat(AT_FDCWD</elsewhere>, "conf", O_RDONLY) = 3</elsewhere/conf>`,
+		`openat(AT_FDCWD<` + r.dir + `>, "/proc/self/maps", O_RDONLY) = 3</proc/1/maps>`,
+		`chroot("/var/empty") = 0`,
+		`openat(AT_FDCWD<` + r.dir + `>, "/after", O_RDONLY) = 3</after>`,
+	}, "\n")
+	f := filepath.Join(t.TempDir(), "t.1")
+	if err := os.WriteFile(f, []byte(trace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := d.parseTrace(f, r.dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ev {
+		s := e.verb + " " + e.path
+		if e.write {
+			s += " (write)"
+		}
+		got = append(got, s)
+	}
+	want := "executed /usr/bin/app|opened /srv/data/x.db (write)|opened /srv/conf"
+	if strings.Join(got, "|") != want {
+		t.Errorf("events\n %q\nwant\n %q", strings.Join(got, "|"), want)
+	}
+}
+
+// python3 imports json from its standard library: only tracing sees that.
+func TestTraceHost(t *testing.T) {
+	needProgram(t, "/usr/bin/python3")
+	needProgram(t, "/usr/bin/strace")
+	out := filepath.Join(t.TempDir(), "net")
+	o := Options{Root: "/", Apps: []string{"/usr/bin/python3"}, Trace: true, TraceTimeout: 20 * time.Second,
+		TraceArgs: map[string][]string{"/usr/bin/python3": {"-c", "import json, sqlite3; open('" + out + "', 'w').write(open('/proc/net/dev').read())"}}}
+	start := time.Now()
+	files, _ := discover(t, o)
+	t.Logf("traced in %s", time.Since(start))
+	var json, sqlite, tmp bool
+	for p, f := range files {
+		json = json || strings.HasSuffix(p, "/json/__init__.py") && f.Reason == ReasonTrace
+		sqlite = sqlite || strings.Contains(p, "_sqlite3") && f.Reason == ReasonTrace
+		tmp = tmp || strings.HasPrefix(p, "/tmp")
+	}
+	if !json || !sqlite {
+		t.Errorf("json module traced: %v, _sqlite3 traced: %v", json, sqlite)
+	}
+	if tmp {
+		t.Error("/tmp is listed")
+	}
+	if f := files["/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"]; f.Path == "" {
+		t.Error("the closure of the traced _sqlite3 module is missing libsqlite3")
+	}
+	// As root, the app ran in its own network namespace: only a loopback device.
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		for _, l := range strings.Split(string(b), "\n")[2:] {
+			if dev, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && dev != "lo" {
+				t.Errorf("the traced app saw network device %s", dev)
+			}
+		}
+	}
+}
+
+// In a source root, the app runs chrooted on an overlay; a daemon it leaves
+// behind is killed when the timeout ends the run.
+func TestTraceFakeRoot(t *testing.T) {
+	needRoot(t)
+	needProgram(t, "/usr/bin/strace")
+	needProgram(t, "/bin/sh")
+	r := newFakeRoot(t).merged()
+	r.installProgram("/bin/dash", "/usr/bin/dash")
+	r.link("/usr/bin/sh", "dash")
+	r.installProgram("/bin/sleep", "/usr/bin/sleep")
+	r.installProgram("/bin/cat", "/usr/bin/cat")
+	r.file("/etc/app.conf", "conf", 0o644)
+	r.file("/etc/unused.conf", "conf", 0o644)
+	r.mkdir("/var/log/app")
+	marker := "987.654321"
+	r.file("/usr/bin/app", "#!/bin/sh\ncat /etc/app.conf >/var/log/app/log\nsleep "+marker+" &\nexit 0\n", 0o755)
+	o := Options{Root: r.dir, Apps: []string{"/usr/bin/app"}, Trace: true, TraceTimeout: 2 * time.Second}
+	start := time.Now()
+	files, _ := discover(t, o)
+	took := time.Since(start)
+	if took > 10*time.Second {
+		t.Errorf("the run took %s with a 2s timeout", took)
+	}
+	for p, reason := range map[string]Reason{
+		"/etc/app.conf": ReasonTrace, "/var/log/app": ReasonTrace, "/usr/bin/cat": ReasonTrace, "/usr/bin/sleep": ReasonTrace,
+		"/usr/bin/dash": ReasonInterp,
+	} {
+		if f := files[p]; f.Reason != reason {
+			t.Errorf("%s: %+v, want %s", p, f, reason)
+		}
+	}
+	if _, ok := files["/etc/unused.conf"]; ok {
+		t.Error("an unused file is listed")
+	}
+	if _, ok := files["/var/log/app/log"]; ok {
+		t.Error("a file the app wrote is listed")
+	}
+	// The daemon is gone.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte(marker)) {
+			t.Errorf("the traced daemon is still running: %s", p)
+		}
+	}
+	// Its writes went to the overlay, not to the source root.
+	if _, err := os.Lstat(r.host("/var/log/app/log")); err == nil {
+		t.Error("the traced app wrote into the source root")
+	}
+}
