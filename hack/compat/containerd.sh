@@ -119,7 +119,11 @@ stop_containerd() {
 	for f in /proc/[0-9]*/cmdline; do
 		pid=${f#/proc/}
 		pid=${pid%/cmdline}
-		if tr '\0' ' ' <"$f" 2>/dev/null | grep -q "^containerd-shim-runc-v2 .*-address $SOCK "; then
+		case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+		*/containerd-shim-runc-v2) ;;
+		*) continue ;;
+		esac
+		if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "-address $SOCK "; then
 			kill -KILL "$pid"
 		fi
 	done

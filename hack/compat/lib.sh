@@ -20,7 +20,8 @@ skip() {
 	exit 0
 }
 
-# compat_init NAME RUNTIME
+# compat_init NAME RUNTIME. With RUNTIME_ROOT=NAME set, the wrapper gives the
+# runtime --root $T/NAME (see make_wrapper).
 compat_init() {
 	local name=$1 rt=${2:-}
 	if [ -z "$rt" ]; then
@@ -51,22 +52,25 @@ compat_init() {
 	trap compat_cleanup EXIT
 	trap 'exit 130' INT TERM
 	mkdir -p "$T/bin"
-	make_wrapper "$T/bin/$RTNAME"
+	make_wrapper "$T/bin/$RTNAME" ${RUNTIME_ROOT:+"$T/$RUNTIME_ROOT"}
 	WRAPPER=$T/bin/$RTNAME
 	make_rootfs "$T/rootfs"
 	say "== $name compat: runtime $RUNTIME (wrapper $WRAPPER), temp dir $T, cgroups /$CGPARENT"
 }
 
-# make_wrapper PATH: a runtime wrapper that logs "caller rc=N argv..." to
-# $ARGVLOG after the runtime returns, and passes stdio, the exit code and
+# make_wrapper PATH [ROOT]: a runtime wrapper that logs "caller rc=N argv..."
+# to $ARGVLOG after the runtime returns, and passes stdio, the exit code and
 # (being a plain parent) everything else through. The container's init is
 # not its child: the runtime's create/exec --detach leave it to the caller's
-# subreaper, as they must.
+# subreaper, as they must. With ROOT, the runtime also gets --root ROOT (not
+# logged), for clients that pass none (podman), so that its state stays in
+# the temp dir.
 make_wrapper() {
+	local root=${2:+--root \"$2\"}
 	cat >"$1" <<EOF
 #!/bin/sh
 caller=\$(cat /proc/\$PPID/comm 2>/dev/null)
-"$RUNTIME" "\$@"
+"$RUNTIME" $root "\$@"
 rc=\$?
 printf '%s rc=%s %s\n' "\$caller" "\$rc" "\$*" >>"$ARGVLOG"
 exit \$rc

@@ -21,6 +21,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 for b in podman conmon script; do
 	command -v "$b" >/dev/null 2>&1 || skip "$b is not installed (apt-get install podman conmon)"
 done
+# podman passes no --root: the wrapper adds one in the temp dir, so that
+# nothing of these containers can outlive the test in /run/runc or /run/vmctr.
+RUNTIME_ROOT=runtime-root
 compat_init podman "${1:-}"
 
 # --- private podman configuration ------------------------------------------
@@ -259,6 +262,12 @@ expect_rc "with --log: run of a missing binary: podman exits 127" 127
 expect_match "with --log: the runtime's error is shown" '/no/such/binary.*(no such file|not found)' "$OUT"
 say "     (podman said: $(printf '%s' "$OUT" | tail -n 1))"
 expect_match "with --log: conmon passed --log-format=json --log" "^conmon rc=1 --log-format=json --log [^ ]+ create" "$(tail -n 2 "$ARGVLOG")"
+
+# (vmctr keeps its lock files in <root>/.locks; a container's is removed with it)
+capture ls -A "$T/runtime-root"
+expect_eq "no runtime state left in --root" "" "$(printf '%s' "$OUT" | grep -vx .locks || true)"
+capture ls -A "$T/runtime-root/.locks"
+expect_eq "no lock file left in --root" "" "$(printf '%s' "$OUT" | grep -v 'No such file' || true)"
 
 # No cgroup of a removed container may remain (conmon's own may).
 left=$(cgroup_dirs | grep libpod- || true)
