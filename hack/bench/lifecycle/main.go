@@ -14,6 +14,7 @@
 //
 //	go run ./hack/bench/lifecycle -n 20
 //	go run ./hack/bench/lifecycle -runtimes vmctr=/tmp/vmctr,runc -json
+//	go run ./hack/bench/lifecycle -phases run -n 20
 package main
 
 import (
@@ -57,6 +58,7 @@ type options struct {
 	n, warmup, batch, batchRuns int
 	runtimes, vmctr, hide       string
 	seccompFile, busybox        string
+	phases, phasesChild         string
 	bare, asJSON                bool
 }
 
@@ -87,6 +89,8 @@ func main() {
 	flag.StringVar(&o.busybox, "busybox", "busybox", "static busybox for the bundle's rootfs")
 	flag.BoolVar(&o.bare, "bare", true, "include the unshare+chroot baseline for run")
 	flag.BoolVar(&o.asJSON, "json", false, "print the results as JSON instead of a table")
+	flag.StringVar(&o.phases, "phases", "", "instead of the benchmark: where the time of `run` or `exec` goes, per runtime, from kernel tracepoints recorded with perf")
+	flag.StringVar(&o.phasesChild, "phases-child", "", "internal: the side of -phases that perf records")
 	flag.Parse()
 	if o.n < 1 || o.warmup < 0 || o.batch < 1 || o.batchRuns < 0 {
 		fatalf("-n and -batch must be at least 1; -warmup and -batch-runs at least 0")
@@ -98,9 +102,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop() // signals stay caught through cleanup: a second ^C cannot interrupt it
 	b := &bench{opts: o, samples: map[string]map[string][]time.Duration{}, started: time.Now()}
+	var phases map[string]map[string][]float64
+	var counts map[string]int
 	err := b.setup()
 	if err == nil {
-		err = b.measure(ctx)
+		switch {
+		case o.phasesChild != "":
+			err = b.phaseChild(ctx, o.phasesChild)
+		case o.phases != "":
+			phases, counts, err = b.runPhases(ctx, o.phases)
+		default:
+			err = b.measure(ctx)
+		}
 	}
 	b.cleanup()
 	if err != nil {
@@ -110,9 +123,13 @@ func main() {
 		}
 		fatalf("%v", err)
 	}
-	if o.asJSON {
+	switch {
+	case o.phasesChild != "":
+	case o.phases != "":
+		err = b.writePhases(os.Stdout, o.phases, phases, counts)
+	case o.asJSON:
 		err = b.writeJSON(os.Stdout)
-	} else {
+	default:
 		b.writeTable(os.Stdout)
 	}
 	if err != nil {
