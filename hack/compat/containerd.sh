@@ -199,6 +199,13 @@ capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --privileged "$I
 expect_rc "run --privileged: exit 0" 0
 expect_match "run --privileged: every capability we have" "CapEff:[[:space:]]+$(awk '/^CapEff:/ { print $2 }' /proc/self/status)" "$OUT"
 
+newid t8
+capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" $id \
+	sh -c 'id -u; cat /proc/self/uid_map; touch /tmp/f && stat -c %u /tmp/f'
+expect_rc "run --uidmap/--gidmap (user namespace): exit 0" 0
+expect_match "run --uidmap: the mapping is in place" "^ +0 +200000 +65536$" "$OUT"
+expect_eq "run --uidmap: root inside, files written as it" "0 0" "$(printf '%s\n' "$OUT" | sed -n '1p;$p' | tr '\n' ' ' | sed 's/ $//')"
+
 # --- attached, with a terminal ----------------------------------------------
 
 newid t5

@@ -131,6 +131,12 @@ expect_match "run --shm-size 8m" " 8192 " "$OUT"
 [ ${#init[@]} = 0 ] || expect_match "run --init: podman's init is PID 1" "^/run/podman-init -- sh" "$OUT"
 expect_eq "run --pids-limit 50" 50 "$(printf '%s\n' "$OUT" | tail -n 1)"
 
+capture "${P[@]}" run --rm "${RUNOPTS[@]}" --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" \
+	sh -c 'id -u; cat /proc/self/uid_map; touch /tmp/f && stat -c %u /tmp/f'
+expect_rc "run --uidmap/--gidmap (user namespace): exit 0" 0
+expect_match "run --uidmap: the mapping is in place" "^ +0 +200000 +65536$" "$OUT"
+expect_eq "run --uidmap: root inside, files written as it" "0 0" "$(printf '%s\n' "$OUT" | sed -n '1p;$p' | tr '\n' ' ' | sed 's/ $//')"
+
 # --- attached, with a terminal ----------------------------------------------
 
 with_tty "$(podstr run --rm -i -t "${RUNOPTS[@]}" "$IMG" sh -c 'tty; echo READY; read x; echo got:$x; exit 7')"
