@@ -94,7 +94,7 @@ func (d *discoverer) addTrace(ctx context.Context) error {
 	}
 	var execs []string
 	for i, a := range d.apps {
-		for _, ev := range events[i] {
+		for _, ev := range strongest(events[i]) {
 			if ev.write { // the file may not exist (in the source root) at all
 				dir, err := d.fs.resolve(path.Dir(ev.path))
 				if err == nil && dir.node.isDir() && dir.Path != "/" && !traceIgnoredPath(dir.Path) && kernelIn(dir.Path, dir) == "" {
@@ -116,6 +116,31 @@ func (d *discoverer) addTrace(ctx context.Context) error {
 		}
 	}
 	return d.addExecutables(ctx, execs, true)
+}
+
+// strongest keeps one event per path, in first-seen order, with the
+// strongest verb seen for it: executed, then opened, then looked up.
+// Writes are kept as they are.
+func strongest(events []traceEvent) []traceEvent {
+	rank := map[string]int{"looked up": 1, "opened": 2, "executed": 3}
+	at := map[string]int{}
+	var out []traceEvent
+	for _, ev := range events {
+		if ev.write {
+			out = append(out, ev)
+			continue
+		}
+		i, ok := at[ev.path]
+		if !ok {
+			at[ev.path] = len(out)
+			out = append(out, ev)
+			continue
+		}
+		if rank[ev.verb] > rank[out[i].verb] {
+			out[i].verb = ev.verb
+		}
+	}
+	return out
 }
 
 func traceIgnoredPath(p string) bool {

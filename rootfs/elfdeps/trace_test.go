@@ -57,6 +57,20 @@ func TestParseTraceLine(t *testing.T) {
 	}
 }
 
+func TestStrongest(t *testing.T) {
+	ev := strongest([]traceEvent{
+		{path: "/a", verb: "looked up"}, {path: "/b", verb: "opened"}, {path: "/a", verb: "opened"},
+		{path: "/c", verb: "opened", write: true}, {path: "/a", verb: "looked up"}, {path: "/b", verb: "executed"},
+	})
+	var got []string
+	for _, e := range ev {
+		got = append(got, e.path+" "+e.verb)
+	}
+	if want := "/a opened|/b executed|/c opened"; strings.Join(got, "|") != want {
+		t.Errorf("%q, want %q", strings.Join(got, "|"), want)
+	}
+}
+
 // What chroot(8) does on the host before chroot(2) is not the app's.
 func TestParseTraceChroot(t *testing.T) {
 	r := newFakeRoot(t)
