@@ -199,12 +199,9 @@ capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --privileged "$I
 expect_rc "run --privileged: exit 0" 0
 expect_match "run --privileged: every capability we have" "CapEff:[[:space:]]+$(awk '/^CapEff:/ { print $2 }' /proc/self/status)" "$OUT"
 
-newid t8
-capture "${C[@]}" run --rm "${RUNOPTS[@]}" --cgroup "$(cg $id)" --uidmap 0:200000:65536 --gidmap 0:200000:65536 "$IMG" $id \
-	sh -c 'id -u; cat /proc/self/uid_map; touch /tmp/f && stat -c %u /tmp/f'
-expect_rc "run --uidmap/--gidmap (user namespace): exit 0" 0
-expect_match "run --uidmap: the mapping is in place" "^ +0 +200000 +65536$" "$OUT"
-expect_eq "run --uidmap: root inside, files written as it" "0 0" "$(printf '%s\n' "$OUT" | sed -n '1p;$p' | tr '\n' ' ' | sed 's/ $//')"
+# (No --uidmap here: ctr 1.6 then sends task options of its own, which
+# replace the runtime options, so the shim runs the system's runc with
+# /run/containerd/runc instead of --runc-binary. See docs/clients.md.)
 
 # --- attached, with a terminal ----------------------------------------------
 
@@ -348,6 +345,14 @@ for bin in /no/such/binary /etc/passwd; do
 done
 
 # (vmctr keeps its lock files in <root>/.locks; a container's is removed with it)
+# Every container went through the runtime under test (ctr can silently
+# fall back to the system's runc, see above).
+missing=""
+for i in "${SHIM_IDS[@]}"; do
+	grep -qE " create --bundle .* $i\$" "$ARGVLOG" || missing="$missing $i"
+done
+expect_eq "every container was created by $RTNAME" "" "$missing"
+
 capture ls -A "$RUNC_ROOT/$NS"
 expect_eq "no runtime state left in --root" "" "$(printf '%s' "$OUT" | grep -vx .locks || true)"
 capture ls -A "$RUNC_ROOT/$NS/.locks"
