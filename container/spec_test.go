@@ -2,13 +2,22 @@ package container
 
 import (
 	"errors"
+	"io"
 	"reflect"
 	"testing"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
+
+// quietWarnings hides the warnings the spec options log on purpose.
+func quietWarnings(t *testing.T) {
+	out := logrus.StandardLogger().Out
+	logrus.SetOutput(io.Discard)
+	t.Cleanup(func() { logrus.SetOutput(out) })
+}
 
 func TestWithStatx(t *testing.T) {
 	allow := func(names ...string) specs.LinuxSyscall {
@@ -115,6 +124,7 @@ func TestValidateCapabilities(t *testing.T) {
 }
 
 func TestWithGrantableCaps(t *testing.T) {
+	quietWarnings(t)
 	have := map[string]bool{"CAP_CHOWN": true, "CAP_KILL": true, "CAP_SYS_ADMIN": true}
 	tests := []struct {
 		name string
@@ -188,6 +198,7 @@ func TestWithFifoDevices(t *testing.T) {
 }
 
 func TestWithLSMs(t *testing.T) {
+	quietWarnings(t)
 	const label = "system_u:object_r:svirt_sandbox_file_t:s0:c715,c811"
 	tests := []struct {
 		name                  string
@@ -273,6 +284,7 @@ func TestCanSetRlimitsLate(t *testing.T) {
 }
 
 func TestDropBindMountData(t *testing.T) {
+	quietWarnings(t)
 	config := &configs.Config{Mounts: []*configs.Mount{
 		{Source: "tmpfs", Destination: "/tmp/t", Device: "tmpfs", Data: "mode=755,size=1k"},
 		{Source: "/etc", Destination: "/mnt/etc", Device: "bind", Flags: unix.MS_BIND | unix.MS_NOSUID, Data: "mode=755,size=1k"},
