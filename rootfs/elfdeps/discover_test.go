@@ -304,11 +304,12 @@ func TestDiscoverExplicitFiles(t *testing.T) {
 	r.file("/usr/share/app/big", "x", 0o644)
 	r.file("/usr/lib/modules/6.1/x.ko", "x", 0o644)
 	r.file("/usr/lib/other/x", "x", 0o644)
+	r.file("/etc/app/plugins/arm.so", string(fakeELF(elf.EM_AARCH64, elf.ELFCLASS64, elf.ET_DYN)), 0o644) // data here: listed, not followed
 	if err := syscall.Mkfifo(r.host("/etc/app/fifo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := discover(t, Options{Root: r.dir, Files: []string{"/etc/app", "/lib"}, Excludes: []string{"/etc/app/conf.d/**"}})
-	for _, p := range []string{"/etc/app", "/etc/app/app.conf", "/etc/app/empty", "/etc/app/current", "/etc/app/dangling", "/etc/app/shared", "/usr/share/app", "/lib", "/usr/lib", "/usr/lib/other/x"} {
+	for _, p := range []string{"/etc/app", "/etc/app/app.conf", "/etc/app/empty", "/etc/app/plugins/arm.so", "/etc/app/current", "/etc/app/dangling", "/etc/app/shared", "/usr/share/app", "/lib", "/usr/lib", "/usr/lib/other/x"} {
 		if _, ok := files[p]; !ok {
 			t.Errorf("%s not listed", p)
 		}
