@@ -5,7 +5,7 @@ GO ?= go
 TAGS ?= seccomp urfave_cli_no_docs
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all vmctr test unit e2e clean
+.PHONY: all vmctr test vet unit e2e test-compat clean
 all: vmctr _output/vmctr-init
 
 vmctr:
@@ -17,6 +17,36 @@ CC ?= gcc
 _output/vmctr-init: rootfs/init/vmctr-init.c
 	@mkdir -p _output
 	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
+
+# --- tests (docs/testing.md) ------------------------------------------------
+# `make test` is what CI runs (.ci/run), as root: vet, unit tests (no root
+# needed; fuzz targets run their seed corpus), end-to-end tests that start
+# real containers with a freshly built vmctr, then the compatibility suites.
+# Not root: the e2e tests skip themselves.
+GO_TEST_FLAGS ?= -count=1
+# e2e tests mostly wait for containers: run more of them than there are CPUs.
+E2E_PARALLEL ?= 8
+# A subset: make e2e E2E_RUN='TestE2EExec|TestE2EHooks'
+E2E_RUN ?= ^TestE2E
+
+test: vet unit e2e test-compat
+
+vet:
+	$(GO) vet -tags "$(TAGS)" ./...
+
+unit:
+	$(GO) test -tags "$(TAGS)" -short $(GO_TEST_FLAGS) ./...
+
+e2e:
+	VMCTR_BUILD_TAGS="$(TAGS)" $(GO) test -tags "$(TAGS)" $(GO_TEST_FLAGS) -timeout 30m \
+		-parallel $(E2E_PARALLEL) -run '$(E2E_RUN)' ./cmd/vmctr/
+
+# Client compatibility and conformance suites, each run with ./vmctr as its
+# argument: list them here when they are ready for CI, e.g.
+#   COMPAT_TESTS = hack/compat/podman.sh hack/compat/containerd.sh hack/conformance.sh
+COMPAT_TESTS ?=
+test-compat: vmctr
+	@set -e; for s in $(COMPAT_TESTS); do echo "== $$s"; $$s $(CURDIR)/vmctr; done
 
 clean:
 	rm -f vmctr _output/vmctr-init

@@ -77,8 +77,9 @@ func requireE2E(t *testing.T) {
 	}
 }
 
-// binaries builds vmctr and the probe once per test binary. VMCTR_BINARY
-// points the tests at a prebuilt vmctr instead.
+// binaries builds vmctr (go build -tags $VMCTR_BUILD_TAGS, default seccomp)
+// and the probe once per test binary. VMCTR_BINARY points the tests at a
+// prebuilt vmctr instead.
 func binaries(t *testing.T) (vmctr, probe string) {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -93,7 +94,11 @@ func binaries(t *testing.T) (vmctr, probe string) {
 			// directory and the state dir, which must not nest (it falls
 			// back to a slower copy).
 			vmctrBin = filepath.Join(workDir, "bin", "vmctr")
-			cmd := exec.Command(gobin, "build", "-tags", "seccomp", "-o", vmctrBin, ".")
+			tags := os.Getenv("VMCTR_BUILD_TAGS") // the Makefile's TAGS
+			if tags == "" {
+				tags = "seccomp"
+			}
+			cmd := exec.Command(gobin, "build", "-tags", tags, "-o", vmctrBin, ".")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("building vmctr: %v\n%s", err, out)
 				return
