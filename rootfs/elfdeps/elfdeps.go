@@ -67,7 +67,7 @@ type Options struct {
 	Excludes     []string            // globs matched against Path and its parents (path.Match semantics, plus "dir/**"); without a '/', against file names
 	Trace        bool                // run the apps once under strace and add what they open/exec
 	TraceTimeout time.Duration       // bound for Trace (default 5s); apps still running are killed
-	TraceArgs    map[string][]string // optional args per app path (as given in Apps) for the trace run
+	TraceArgs    map[string][]string // optional args per app, keyed as given in Apps, for the trace run
 }
 
 // Result is what Discover found. It is a plain value, safe to share once returned.
@@ -91,10 +91,11 @@ const DefaultTraceTimeout = 5 * time.Second
 // ErrWrongArch (an ELF app for a machine this host cannot run),
 // ErrUnreadable.
 //
-// With Trace, the apps are run (as root, chrooted into Root when it is not
-// "/", in fresh PID and network namespaces) and may write to Root as they
-// would when started normally; every process they start is killed when the
-// run ends.
+// With Trace, the apps are run once, in fresh PID and network namespaces
+// when the caller is root. In a Root other than "/" they run chrooted into an
+// overlay of it, so their writes never reach it (this needs root); on "/"
+// they write where they would when started normally. Every process they start
+// is killed when the run ends.
 func Discover(ctx context.Context, o Options) (*Result, error) {
 	for _, g := range o.Excludes {
 		if _, err := path.Match(strings.TrimSuffix(g, "/**"), "/"); err != nil {
