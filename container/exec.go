@@ -54,6 +54,15 @@ func Exec(ctx context.Context, o ExecOpts) (int, error) {
 	if err := validateProcess(o.Process); err != nil {
 		return -1, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
+	// As at create: capabilities this host cannot grant are dropped with a
+	// warning rather than failing the exec with EPERM.
+	caps, err := grantableCaps()
+	if err != nil {
+		return -1, err
+	}
+	if err := withGrantableCaps(caps)(&specs.Spec{Process: o.Process}); err != nil {
+		return -1, err
+	}
 	var fw *forwarder
 	if !o.Detach {
 		fw = newForwarder() // works in the background while we set up
