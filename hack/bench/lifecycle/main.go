@@ -81,7 +81,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 10, "measured iterations of each single operation")
 	flag.IntVar(&o.warmup, "warmup", 1, "unmeasured iterations first")
 	flag.IntVar(&o.batch, "batch", 50, "containers per batch (created and started in sequence)")
-	flag.IntVar(&o.batchRuns, "batch-runs", 3, "measured batches per runtime (0: skip)")
+	flag.IntVar(&o.batchRuns, "batch-runs", 3, "measured batches (0: skip)")
 	flag.StringVar(&o.runtimes, "runtimes", "vmctr,runc,crun", "comma-separated runtimes, each NAME or NAME=PATH; ratios are of the first to the others")
 	flag.StringVar(&o.vmctr, "vmctr", "", "vmctr binary (default: build ./cmd/vmctr of this module with the Makefile's tags)")
 	flag.StringVar(&o.hide, "hide-unified", "crun", "runtimes run in a private mount namespace without "+unifiedMount+" (crun 1.8 refuses hybrid cgroups); \"all\" or \"none\"")
@@ -316,17 +316,9 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 	}
 	for j := 0; j < b.opts.batchRuns; j++ {
-		for _, r := range rotate(b.rts, j) {
-			if r.bare {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			logf("batch %d/%d: %s, %d containers", j+1, b.opts.batchRuns, r.name, b.opts.batch)
-			if err := b.batchRun(ctx, r, j); err != nil {
-				return err
-			}
+		logf("batch %d/%d: %d containers per runtime", j+1, b.opts.batchRuns, b.opts.batch)
+		if err := b.batchRun(ctx, j); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -450,40 +442,61 @@ func (b *bench) iteration(ctx context.Context, k int, rec bool) error {
 	}, false)
 }
 
-// batchRun creates and starts b.opts.batch containers in sequence and
-// records the total time; their bundles are written beforehand and they are
-// deleted afterwards, both untimed.
-func (b *bench) batchRun(ctx context.Context, r *rt, j int) error {
+// batchRun creates and starts b.opts.batch containers per runtime, each
+// runtime's in sequence, and records each runtime's total. The runtimes take
+// turns container by container (the order rotating), so that a burst of
+// load on the machine hits them alike and every runtime starts its k-th
+// container with the same number of containers running. Bundles are
+// written beforehand and the containers deleted afterwards, both untimed.
+func (b *bench) batchRun(ctx context.Context, j int) error {
+	var real []*rt
+	for _, r := range b.rts {
+		if !r.bare {
+			real = append(real, r)
+		}
+	}
 	ids := make([]string, b.opts.batch)
-	bundles := make([]string, b.opts.batch)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("b%d-%d", j, i)
-		var err error
-		if bundles[i], err = b.bundle(r, ids[i], sleepArgs...); err != nil {
-			return err
+	bundles := map[*rt][]string{}
+	for _, r := range real {
+		for i := range ids {
+			ids[i] = fmt.Sprintf("b%d-%d", j, i)
+			bundle, err := b.bundle(r, ids[i], sleepArgs...)
+			if err != nil {
+				return err
+			}
+			bundles[r] = append(bundles[r], bundle)
 		}
 	}
 	defer func() {
-		for _, id := range ids {
-			if _, ok := r.live[id]; ok {
-				r.killAndReap(id)
-				r.remove(id)
+		for _, r := range real {
+			for _, id := range ids {
+				if _, ok := r.live[id]; ok {
+					r.killAndReap(id)
+					r.remove(id)
+				}
 			}
 		}
 	}()
-	t0 := time.Now()
+	total := map[*rt]time.Duration{}
 	for i, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := r.create(bundles[i], id); err != nil {
-			return err
-		}
-		if _, err := r.timed("start", id); err != nil {
-			return err
+		for _, r := range rotate(real, i+j) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res, err := r.create(bundles[r][i], id)
+			if err != nil {
+				return err
+			}
+			total[r] += res.d
+			if res, err = r.timed("start", id); err != nil {
+				return err
+			}
+			total[r] += res.d
 		}
 	}
-	b.record("batch", r.name, time.Since(t0))
+	for _, r := range real {
+		b.record("batch", r.name, total[r])
+	}
 	return nil
 }
 
