@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -476,5 +477,29 @@ func TestIsKernelPath(t *testing.T) {
 		if isKernelPath(p) != want {
 			t.Errorf("isKernelPath(%s) = %v", p, !want)
 		}
+	}
+}
+
+// BenchmarkBuildNginx builds this host's nginx (hack/bench/build compares
+// the whole command with cp -a).
+func BenchmarkBuildNginx(b *testing.B) {
+	if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+		b.Skip("nginx is not installed")
+	}
+	t := &testing.T{}
+	init := testInit(t)
+	dir := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		out := filepath.Join(dir, "b"+strconv.Itoa(i))
+		_, err := Build(context.Background(), BuildOpts{
+			Apps: []string{"/usr/sbin/nginx"}, Files: []string{"/etc/nginx", "/var/www/html"},
+			Output: out, Init: init, Spec: baseSpec(),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(out)
+		b.StartTimer()
 	}
 }

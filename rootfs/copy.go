@@ -174,17 +174,24 @@ func futimens(fd int, ts []unix.Timespec) error {
 	return nil
 }
 
-// copyFiles copies the regular files with up to GOMAXPROCS*2 goroutines;
-// progress is called after each file.
-func (c *copier) copyFiles(ctx context.Context, nodes []*node, progress func(*node)) error {
-	var files []*node
+// copyEntries copies the regular files and makes the symbolic links and
+// FIFOs with up to GOMAXPROCS*2 goroutines (creating an entry costs the
+// kernel more than copying a small file's content, so both run in
+// parallel); progress is called after each regular file. Directories
+// must exist already; hard links come after (hardlinks).
+func (c *copier) copyEntries(ctx context.Context, nodes []*node, progress func(*node)) error {
+	var files, others []*node
 	for _, n := range nodes {
-		if n.kind == kindFile {
+		switch n.kind {
+		case kindFile:
 			files = append(files, n)
+		case kindSymlink, kindFifo:
+			others = append(others, n)
 		}
 	}
 	// Big files first, so that one does not finish alone at the end.
 	sort.SliceStable(files, func(i, j int) bool { return files[i].st.Size > files[j].st.Size })
+	files = append(files, others...)
 	workers := min(runtime.GOMAXPROCS(0)*2, 16, len(files))
 	jobs := make(chan *node)
 	errc := make(chan error, workers)
@@ -198,12 +205,18 @@ func (c *copier) copyFiles(ctx context.Context, nodes []*node, progress func(*no
 			buf := make([]byte, 256<<10)
 			h := sha256.New()
 			for n := range jobs {
-				if err := c.copyFile(n, buf, h); err != nil {
+				var err error
+				if n.kind == kindFile {
+					err = c.copyFile(n, buf, h)
+				} else {
+					err = c.makeSpecial(n)
+				}
+				if err != nil {
 					errc <- err
 					cancel()
 					return
 				}
-				if progress != nil {
+				if progress != nil && n.kind == kindFile {
 					progress(n)
 				}
 			}
@@ -338,49 +351,47 @@ func (c *copier) copyXattrs(sfd, dfd int, p string) {
 	}
 }
 
-// links makes symbolic links, hard links and FIFOs.
-func (c *copier) links(nodes []*node) error {
-	for _, n := range nodes {
-		switch n.kind {
-		case kindSymlink:
-			pfd, base, err := c.parent(n.path)
-			if err != nil {
-				return err
-			}
-			if err := unix.Symlinkat(n.target, pfd, base); err != nil {
-				return fmt.Errorf("creating symbolic link %s: %w", n.path, err)
-			}
-			n.uid, n.gid = c.owner(n)
-			n.mode = 0o777
-			if c.asRoot {
-				if err := unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-					return fmt.Errorf("setting the owner of symbolic link %s: %w", n.path, err)
-				}
-			}
-			_ = unix.UtimesNanoAt(pfd, base, []unix.Timespec{n.st.Atim, n.st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
-		case kindFifo:
-			pfd, base, err := c.parent(n.path)
-			if err != nil {
-				return err
-			}
-			n.uid, n.gid = c.owner(n)
-			n.mode, n.note = c.perm(n)
-			if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
-				return fmt.Errorf("creating FIFO %s: %w", n.path, err)
-			}
-			// The FIFO was just made in a directory only the builder can
-			// reach, so its name still refers to it.
-			if c.asRoot {
-				err = unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW)
-			}
-			if err == nil {
-				err = unix.Fchmodat(pfd, base, n.mode, 0)
-			}
-			if err != nil {
-				return fmt.Errorf("setting up FIFO %s: %w", n.path, err)
+// makeSpecial makes a symbolic link or a FIFO.
+func (c *copier) makeSpecial(n *node) error {
+	pfd, base, err := c.parent(n.path)
+	if err != nil {
+		return err
+	}
+	n.uid, n.gid = c.owner(n)
+	switch n.kind {
+	case kindSymlink:
+		if err := unix.Symlinkat(n.target, pfd, base); err != nil {
+			return fmt.Errorf("creating symbolic link %s: %w", n.path, err)
+		}
+		n.mode = 0o777
+		if c.asRoot {
+			if err := unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("setting the owner of symbolic link %s: %w", n.path, err)
 			}
 		}
+		_ = unix.UtimesNanoAt(pfd, base, []unix.Timespec{n.st.Atim, n.st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+	case kindFifo:
+		n.mode, n.note = c.perm(n)
+		if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+			return fmt.Errorf("creating FIFO %s: %w", n.path, err)
+		}
+		// The FIFO was just made in a directory only the builder can
+		// reach, so its name still refers to it.
+		if c.asRoot {
+			err = unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if err == nil {
+			err = unix.Fchmodat(pfd, base, n.mode, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("setting up FIFO %s: %w", n.path, err)
+		}
 	}
+	return nil
+}
+
+// hardlinks makes the hard links, each to the copy of its first name.
+func (c *copier) hardlinks(nodes []*node) error {
 	// Hard links last: their first names are all copied by now.
 	for _, n := range nodes {
 		if n.kind != kindHardlink {
