@@ -102,15 +102,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop() // signals stay caught through cleanup: a second ^C cannot interrupt it
 	b := &bench{opts: o, samples: map[string]map[string][]time.Duration{}, started: time.Now()}
-	var phases map[string]map[string][]float64
-	var counts map[string]int
+	var phases map[string][]map[string]float64
 	err := b.setup()
 	if err == nil {
 		switch {
 		case o.phasesChild != "":
 			err = b.phaseChild(ctx, o.phasesChild)
 		case o.phases != "":
-			phases, counts, err = b.runPhases(ctx, o.phases)
+			phases, err = b.runPhases(ctx, o.phases)
 		default:
 			err = b.measure(ctx)
 		}
@@ -126,7 +125,7 @@ func main() {
 	switch {
 	case o.phasesChild != "":
 	case o.phases != "":
-		err = b.writePhases(os.Stdout, o.phases, phases, counts)
+		err = b.writePhases(os.Stdout, o.phases, phases)
 	case o.asJSON:
 		err = b.writeJSON(os.Stdout)
 	default:

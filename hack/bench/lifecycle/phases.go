@@ -52,10 +52,10 @@ var milestones = []struct{ key, label string }{
 const cloneNewNS = 0x20000
 
 // runPhases is the parent side: record the child under perf, analyse.
-func (b *bench) runPhases(ctx context.Context, op string) (map[string]map[string][]float64, map[string]int, error) {
+func (b *bench) runPhases(ctx context.Context, op string) (map[string][]map[string]float64, error) {
 	perf, err := exec.LookPath("perf")
 	if err != nil {
-		return nil, nil, fmt.Errorf("-phases needs perf (apt-get install linux-perf): %w", err)
+		return nil, fmt.Errorf("-phases needs perf (apt-get install linux-perf): %w", err)
 	}
 	data := filepath.Join(b.tmp, "perf.data")
 	var specs []string
@@ -66,7 +66,7 @@ func (b *bench) runPhases(ctx context.Context, op string) (map[string]map[string
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	args := []string{"record", "-q", "-o", data}
 	for _, e := range phaseEvents {
@@ -80,18 +80,18 @@ func (b *bench) runPhases(ctx context.Context, op string) (map[string]map[string
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return nil, nil, fmt.Errorf("perf record: %w", err)
+		return nil, fmt.Errorf("perf record: %w", err)
 	}
 	script := exec.Command(perf, "script", "-i", data, "-F", "comm,pid,tid,time,event,trace")
 	out, err := script.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	script.Stderr = io.Discard
 	if err := script.Start(); err != nil {
-		return nil, nil, fmt.Errorf("perf script: %w", err)
+		return nil, fmt.Errorf("perf script: %w", err)
 	}
 	paths := map[string]string{}
 	for _, r := range b.rts {
@@ -99,11 +99,11 @@ func (b *bench) runPhases(ctx context.Context, op string) (map[string]map[string
 			paths[r.path] = r.name
 		}
 	}
-	res, counts := parsePhases(out, paths, "/bin/true", b.opts.warmup)
+	res := parsePhases(out, paths, "/bin/true", b.opts.warmup)
 	if err := script.Wait(); err != nil {
-		return nil, nil, fmt.Errorf("perf script: %w", err)
+		return nil, fmt.Errorf("perf script: %w", err)
 	}
-	return res, counts, nil
+	return res, nil
 }
 
 // phaseChild is the child side (under perf): run op n times per runtime.
@@ -175,9 +175,10 @@ type phaseRun struct {
 
 // parsePhases reads `perf script` output. Runs start at an exec of one of
 // the runtime paths; processes forked by a run belong to it. It returns,
-// per runtime and milestone, the milliseconds from the runtime's exec, for
-// runs that exec'd ctrPath, skipping each runtime's first skip runs.
-func parsePhases(r io.Reader, paths map[string]string, ctrPath string, skip int) (map[string]map[string][]float64, map[string]int) {
+// per runtime, the runs that exec'd ctrPath (skipping each runtime's first
+// skip runs), each as the milliseconds from the runtime's exec to each
+// milestone reached.
+func parsePhases(r io.Reader, paths map[string]string, ctrPath string, skip int) map[string][]map[string]float64 {
 	runOf := map[int]*phaseRun{} // tid -> run
 	var runs []*phaseRun
 	mark := func(pr *phaseRun, key string, t float64) {
@@ -253,26 +254,57 @@ func parsePhases(r io.Reader, paths map[string]string, ctrPath string, skip int)
 			mark(pr, "pivot", t)
 		}
 	}
-	out := map[string]map[string][]float64{}
-	counts := map[string]int{}
+	out := map[string][]map[string]float64{}
 	seen := map[string]int{}
 	for _, pr := range runs {
 		if _, ok := pr.at["ctr-exec"]; !ok || !pr.complete {
 			continue
 		}
 		seen[pr.runtime]++
-		if seen[pr.runtime] <= skip {
-			continue
-		}
-		counts[pr.runtime]++
-		if out[pr.runtime] == nil {
-			out[pr.runtime] = map[string][]float64{}
-		}
-		for k, v := range pr.at {
-			out[pr.runtime][k] = append(out[pr.runtime][k], v)
+		if seen[pr.runtime] > skip {
+			out[pr.runtime] = append(out[pr.runtime], pr.at)
 		}
 	}
-	return out, counts
+	return out
+}
+
+// phaseStats summarises one runtime's runs: the median offset of each
+// milestone reached in at least half of them, the milestones in the order
+// of those medians, and for each milestone the median of its per-run
+// distance from the previous one in that order. (Differences of medians
+// mislead when the runs are bimodal, as cgroup joins are.)
+func phaseStats(runs []map[string]float64) (at, delta map[string]float64, order []string) {
+	at, delta = map[string]float64{}, map[string]float64{}
+	for _, m := range milestones {
+		var v []float64
+		for _, r := range runs {
+			if x, ok := r[m.key]; ok {
+				v = append(v, x)
+			}
+		}
+		if len(v) > 0 && 2*len(v) >= len(runs) {
+			at[m.key] = median(v)
+			order = append(order, m.key)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return at[order[i]] < at[order[j]] })
+	prev := ""
+	for _, k := range order {
+		var d []float64
+		for _, r := range runs {
+			x, ok := r[k]
+			p, pok := r[prev]
+			if prev == "" {
+				p, pok = 0, true
+			}
+			if ok && pok {
+				d = append(d, x-p)
+			}
+		}
+		delta[k] = median(d)
+		prev = k
+	}
+	return at, delta, order
 }
 
 func median(v []float64) float64 {
@@ -294,27 +326,25 @@ type phaseReport struct {
 	Machine  machine                       `json:"machine"`
 	Runtimes []runtimeInfo                 `json:"runtimes"`
 	Runs     map[string]int                `json:"runs"`
-	Median   map[string]map[string]float64 `json:"median_ms_since_exec"`
+	At       map[string]map[string]float64 `json:"median_ms_since_exec"`
+	Delta    map[string]map[string]float64 `json:"median_ms_since_previous"`
+	Order    map[string][]string           `json:"order"`
 }
 
-func (b *bench) writePhases(w io.Writer, op string, res map[string]map[string][]float64, counts map[string]int) error {
-	rep := phaseReport{Op: op, Machine: describeMachine(b.mounts), Runs: counts, Median: map[string]map[string]float64{}}
+func (b *bench) writePhases(w io.Writer, op string, res map[string][]map[string]float64) error {
+	rep := phaseReport{Op: op, Machine: describeMachine(b.mounts), Runs: map[string]int{},
+		At: map[string]map[string]float64{}, Delta: map[string]map[string]float64{}, Order: map[string][]string{}}
 	var names []string
 	for _, r := range b.rts {
-		if r.bare {
+		if r.bare || len(res[r.name]) == 0 {
 			continue
 		}
 		names = append(names, r.name)
 		rep.Runtimes = append(rep.Runtimes, runtimeInfo{Name: r.name, Path: r.path, Version: r.version})
-		rep.Median[r.name] = map[string]float64{}
-		for k, v := range res[r.name] {
-			// A milestone reached in fewer than half the runs is noise.
-			if 2*len(v) >= counts[r.name] {
-				rep.Median[r.name][k] = median(v)
-			}
-		}
+		rep.Runs[r.name] = len(res[r.name])
+		rep.At[r.name], rep.Delta[r.name], rep.Order[r.name] = phaseStats(res[r.name])
 	}
-	if len(counts) == 0 {
+	if len(names) == 0 {
 		return errors.New("-phases: no complete runs found in the recording")
 	}
 	if b.opts.asJSON {
@@ -322,24 +352,25 @@ func (b *bench) writePhases(w io.Writer, op string, res map[string]map[string][]
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(w, "phases of %s /bin/true: median ms from the runtime's exec (kernel tracepoints via perf)\n", op)
+	fmt.Fprintf(w, "phases of %s /bin/true (kernel tracepoints via perf): median ms from the runtime's exec,\n", op)
+	fmt.Fprintf(w, "and (+) the median per-run time since the previous milestone in that runtime's order\n")
 	fmt.Fprintf(w, "machine: kernel %s, %d CPUs, cgroups %s\n", rep.Machine.Kernel, rep.Machine.CPUs, rep.Machine.Cgroups)
 	fmt.Fprintf(w, "%-30s", "")
 	for _, n := range names {
-		fmt.Fprintf(w, " %10s", n)
+		fmt.Fprintf(w, " %16s", n)
 	}
 	fmt.Fprintf(w, "\n%-30s", "runs")
 	for _, n := range names {
-		fmt.Fprintf(w, " %10d", counts[n])
+		fmt.Fprintf(w, " %16d", rep.Runs[n])
 	}
 	fmt.Fprintln(w)
 	for _, m := range milestones {
 		fmt.Fprintf(w, "%-30s", m.label)
 		for _, n := range names {
-			if v, ok := rep.Median[n][m.key]; ok {
-				fmt.Fprintf(w, " %10.1f", v)
+			if v, ok := rep.At[n][m.key]; ok {
+				fmt.Fprintf(w, " %7.1f (+%5.1f)", v, rep.Delta[n][m.key])
 			} else {
-				fmt.Fprintf(w, " %10s", "-")
+				fmt.Fprintf(w, " %16s", "-")
 			}
 		}
 		fmt.Fprintln(w)
