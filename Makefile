@@ -34,8 +34,10 @@ test: vet unit e2e test-compat
 vet:
 	$(GO) vet -tags "$(TAGS)" ./...
 
+# -race: the lock and store tests run goroutines against each other.
+UNIT_FLAGS ?= -race
 unit:
-	$(GO) test -tags "$(TAGS)" -short $(GO_TEST_FLAGS) ./...
+	$(GO) test -tags "$(TAGS)" -short $(UNIT_FLAGS) $(GO_TEST_FLAGS) ./...
 
 e2e:
 	VMCTR_BUILD_TAGS="$(TAGS)" $(GO) test -tags "$(TAGS)" $(GO_TEST_FLAGS) -timeout 30m \
