@@ -122,3 +122,42 @@ func TestParseDefinitionErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseDefinition: any input is parsed or refused with
+// ErrInvalidDefinition, never a panic; start commands that parse are valid.
+func FuzzParseDefinition(f *testing.F) {
+	f.Add("apps: [/bin/x]\nstart:\n  - /bin/x -v\n")
+	f.Add("start:\n  - name: a\n    args: [/a]\n    env: {K: V}\n    wait: true\n")
+	f.Add("identity: {a: 1}\nresources:\nslcse: []\n")
+	f.Add("env: [A=B]\ntrace-timeout: 1.5\n")
+	f.Add("- a\n")
+	f.Add("apps: [\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		d, err := ParseDefinition(strings.NewReader(in), "f.yaml", "/d")
+		if err != nil {
+			if !errors.Is(err, ErrInvalidDefinition) {
+				t.Fatalf("error %v is not ErrInvalidDefinition", err)
+			}
+			return
+		}
+		for _, c := range d.Start {
+			if err := c.validate(); err != nil {
+				t.Fatalf("accepted an invalid start command: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzSplitCommand: words never contain the quoting that produced them
+// unescaped, and splitting never panics.
+func FuzzSplitCommand(f *testing.F) {
+	for _, s := range []string{`a 'b c' "d\"e" f\ g`, `''`, `"`, `\`, "a\tb\nc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := SplitCommand(s)
+		if err == nil && len(words) == 0 {
+			t.Fatal("no words and no error")
+		}
+	})
+}
