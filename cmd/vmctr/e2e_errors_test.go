@@ -7,6 +7,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,6 +343,9 @@ func TestE2ECreateKilledMidway(t *testing.T) {
 
 			if r := e.run(nil, "list"); r.code != 0 {
 				t.Errorf("list after an interrupted create: %s", r)
+			}
+			if ids := strings.Fields(e.ok("list", "-q")); !slices.Contains(ids, id) {
+				t.Errorf("list -q after an interrupted create: %v, want %s listed (so that it can be deleted)", ids, id)
 			}
 			if r := e.run(nil, "list", "--format", "json"); r.code != 0 {
 				t.Errorf("list --format json after an interrupted create: %s", r)
