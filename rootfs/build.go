@@ -390,6 +390,13 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 		return fmt.Errorf("opening %s: %w", rootfs, err)
 	}
 	defer unix.Close(dstFd)
+	// Root-owned 0755 without setgid (a setgid parent would otherwise
+	// hand its group to everything created below).
+	if os.Geteuid() == 0 {
+		if err := unix.Fchown(dstFd, 0, 0); err != nil {
+			return fmt.Errorf("setting the owner of %s: %w", rootfs, err)
+		}
+	}
 	if err := unix.Fchmod(dstFd, 0o755); err != nil {
 		return fmt.Errorf("setting the mode of %s: %w", rootfs, err)
 	}

@@ -108,6 +108,8 @@ func sourceRoot(t *testing.T) string {
 	symlink(t, "../data/b", filepath.Join(src, "etc/rel"))
 	symlink(t, "/nonexistent/file", filepath.Join(src, "etc/broken"))
 	symlink(t, "/nowhere", filepath.Join(src, "data/dangling"))
+	write(t, filepath.Join(src, "data/everyone"), "rw for all\n", 0o666)
+	write(t, filepath.Join(src, "data/readonly"), "r\n", 0o400)
 	symlink(t, "../../../../etc/hostname", filepath.Join(src, "etc/escape"))
 	write(t, filepath.Join(src, "boot/vmlinuz-6.1.0"), "kernel", 0o644)
 	symlink(t, "boot/vmlinuz-6.1.0", filepath.Join(src, "vmlinuz"))
@@ -175,8 +177,10 @@ func TestBuild(t *testing.T) {
 	if fi, _ := os.Stat(filepath.Join(rfs, "usr/bin/suid")); fi.Mode()&os.ModeSetuid != 0 || fi.Mode().Perm() != 0o755 {
 		t.Errorf("setuid file mode %v, want 0755 without setuid", fi.Mode())
 	}
-	if fi, _ := os.Stat(filepath.Join(rfs, "data/a")); fi.Mode().Perm() != 0o640 {
-		t.Errorf("/data/a mode %v", fi.Mode())
+	for p, want := range map[string]os.FileMode{"data/a": 0o640, "data/everyone": 0o666, "data/readonly": 0o400} {
+		if fi, _ := os.Stat(filepath.Join(rfs, p)); fi.Mode().Perm() != want {
+			t.Errorf("/%s mode %v, want %v", p, fi.Mode(), want)
+		}
 	}
 	if fi, _ := os.Stat(filepath.Join(rfs, "tmp")); fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
 		t.Errorf("/tmp mode %v", fi.Mode())

@@ -11,6 +11,7 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,8 +35,9 @@ type copier struct {
 	srcFd      int // source root, O_PATH
 	dstFd      int // new root, O_RDONLY|O_DIRECTORY
 	keepSetuid bool
-	asRoot     bool // chown copies to their source owners
-	uid, gid   int  // owner of copies when not root
+	asRoot     bool   // chown copies to their source owners
+	uid, gid   int    // who creates the copies: their owner unless chowned
+	umask      uint32 // the process's, applied to new files
 
 	dirs map[string]int // open directories of the new root, by path
 
@@ -62,9 +64,32 @@ func openBeneath(dirfd int, p string, flags uint64, xdev bool) (int, error) {
 func newCopier(srcFd, dstFd int, keepSetuid bool) *copier {
 	return &copier{
 		srcFd: srcFd, dstFd: dstFd, keepSetuid: keepSetuid,
-		asRoot: os.Geteuid() == 0, uid: os.Geteuid(), gid: os.Getegid(),
+		asRoot: os.Geteuid() == 0, uid: os.Geteuid(), gid: os.Getegid(), umask: processUmask(),
 		dirs: map[string]int{"/": dstFd},
 	}
+}
+
+// processUmask reads the umask without changing it (umask(2) can only
+// set it, and it is process-wide).
+func processUmask() uint32 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					return uint32(m)
+				}
+			}
+		}
+	}
+	return 0o777 // unknown: always set modes explicitly
+}
+
+// chowned reports whether a copy made by the builder must be given
+// another owner: new entries belong to the builder (the new root's
+// directories have no setgid bit while the build runs).
+func (c *copier) chowned(uid, gid int) bool {
+	return c.asRoot && (uid != c.uid || gid != c.gid)
 }
 
 // close closes the directory fds (not the root's).
@@ -141,7 +166,7 @@ func (c *copier) finishDirs(nodes []*node) error {
 			continue
 		}
 		fd := c.dirs[n.path]
-		if c.asRoot {
+		if c.chowned(n.uid, n.gid) {
 			if err := unix.Fchown(fd, n.uid, n.gid); err != nil {
 				return fmt.Errorf("setting the owner of directory %s: %w", n.path, err)
 			}
@@ -264,15 +289,20 @@ func (c *copier) copyFile(n *node, buf []byte, h hash.Hash) error {
 	n.st = st
 	n.uid, n.gid = c.owner(n)
 	n.mode, n.note = c.perm(n)
-	dfd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// Created with its final permissions (the directory is reachable only
+	// by the builder until the end); chmod only if the umask took some
+	// away, or after a chown, which clears setuid and setgid.
+	dfd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, n.mode&0o777)
 	if err != nil {
 		return fmt.Errorf("copying %s: creating the copy: %w", n.path, err)
 	}
 	defer unix.Close(dfd)
 	h.Reset()
 	var total int64
-	for {
-		r, err := unix.Read(sfd, buf)
+	// Read what fstat said is there; a file that grows meanwhile is
+	// copied as it was, one that shrinks as it is.
+	for total < st.Size {
+		r, err := unix.Read(sfd, buf[:min(int64(len(buf)), st.Size-total)])
 		if err == unix.EINTR || err == unix.EAGAIN {
 			continue
 		}
@@ -300,14 +330,17 @@ func (c *copier) copyFile(n *node, buf []byte, h hash.Hash) error {
 	}
 	n.sha256 = hex.EncodeToString(h.Sum(nil))
 	n.st.Size = total
-	if c.asRoot {
+	chown := c.chowned(n.uid, n.gid)
+	if chown {
 		if err := unix.Fchown(dfd, n.uid, n.gid); err != nil {
 			return fmt.Errorf("copying %s: setting the owner: %w", n.path, err)
 		}
 	}
 	c.copyXattrs(sfd, dfd, n.path)
-	if err := unix.Fchmod(dfd, n.mode); err != nil {
-		return fmt.Errorf("copying %s: setting the mode: %w", n.path, err)
+	if n.mode&c.umask != 0 || n.mode&0o7000 != 0 {
+		if err := unix.Fchmod(dfd, n.mode); err != nil {
+			return fmt.Errorf("copying %s: setting the mode: %w", n.path, err)
+		}
 	}
 	if err := futimens(dfd, []unix.Timespec{st.Atim, st.Mtim}); err != nil {
 		return fmt.Errorf("copying %s: setting the times: %w", n.path, err)
@@ -321,13 +354,16 @@ func (c *copier) copyFile(n *node, buf []byte, h hash.Hash) error {
 // (security.capability) only with keepSetuid, since they grant privileges
 // like setuid does. Attributes the new file system refuses are skipped.
 func (c *copier) copyXattrs(sfd, dfd int, p string) {
-	sz, err := unix.Flistxattr(sfd, nil)
-	if err != nil || sz <= 0 {
-		return
+	var small [1024]byte
+	list := small[:]
+	sz, err := unix.Flistxattr(sfd, list)
+	if errors.Is(err, unix.ERANGE) {
+		if sz, err = unix.Flistxattr(sfd, nil); err == nil && sz > 0 {
+			list = make([]byte, sz)
+			sz, err = unix.Flistxattr(sfd, list)
+		}
 	}
-	list := make([]byte, sz)
-	sz, err = unix.Flistxattr(sfd, list)
-	if err != nil {
+	if err != nil || sz <= 0 {
 		return
 	}
 	for _, name := range strings.Split(strings.TrimRight(string(list[:sz]), "\x00"), "\x00") {
@@ -364,7 +400,7 @@ func (c *copier) makeSpecial(n *node) error {
 			return fmt.Errorf("creating symbolic link %s: %w", n.path, err)
 		}
 		n.mode = 0o777
-		if c.asRoot {
+		if c.chowned(n.uid, n.gid) {
 			if err := unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				return fmt.Errorf("setting the owner of symbolic link %s: %w", n.path, err)
 			}
