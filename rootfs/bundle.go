@@ -22,6 +22,11 @@ var DefaultCapabilities = []string{
 // DefaultPath is the PATH of a built container's processes.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// BundleSpecVersion is the ociVersion of a built bundle's config.json: the
+// oldest runtime-spec version that has every field the config uses, so
+// that older runtimes run it too (crun 1.8 refuses 1.2 and later).
+const BundleSpecVersion = "1.0.2"
+
 // Annotations a built bundle's config.json carries.
 const (
 	AnnotationManifest = "org.vmctr.build.manifest" // path of the manifest inside the container
@@ -29,7 +34,8 @@ const (
 )
 
 // bundleSpec makes a built container's config.json from base (the
-// caller's defaults, usually container.DefaultSpec): the root is ./rootfs,
+// caller's defaults, usually container.DefaultSpec, which must use no field
+// newer than BundleSpecVersion): the root is ./rootfs,
 // writable (it is the container's own copy); the process is the init with
 // the execution file, without a terminal; namespaces, mounts, masked
 // paths and the rest stay as base has them.
@@ -49,6 +55,7 @@ func bundleSpec(base *specs.Spec, id identity, env []string, cwd, hostname strin
 	if s.Linux == nil {
 		return nil, fmt.Errorf("%w: the base config has no linux section", ErrInvalidOptions)
 	}
+	s.Version = BundleSpecVersion
 	s.Root = &specs.Root{Path: "rootfs"}
 	s.Hostname = hostname
 	if s.Process == nil {
