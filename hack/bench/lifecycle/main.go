@@ -84,7 +84,7 @@ func main() {
 	flag.IntVar(&o.batchRuns, "batch-runs", 3, "measured batches (0: skip)")
 	flag.StringVar(&o.runtimes, "runtimes", "vmctr,runc,crun", "comma-separated runtimes, each NAME or NAME=PATH; ratios are of the first to the others")
 	flag.StringVar(&o.vmctr, "vmctr", "", "vmctr binary (default: build ./cmd/vmctr of this module with the Makefile's tags)")
-	flag.StringVar(&o.hide, "hide-unified", "crun", "runtimes run in a private mount namespace without "+unifiedMount+" (crun 1.8 refuses hybrid cgroups); \"all\" or \"none\"")
+	flag.StringVar(&o.hide, "hide-unified", "crun", "runtimes run in a private mount namespace where "+unifiedMount+" shows no controllers (crun 1.8 refuses hybrid cgroups); \"all\" or \"none\"")
 	flag.StringVar(&o.seccompFile, "seccomp", "", "file with an OCI linux.seccomp object to add to every container's config")
 	flag.StringVar(&o.busybox, "busybox", "busybox", "static busybox for the bundle's rootfs")
 	flag.BoolVar(&o.bare, "bare", true, "include the unshare+chroot baseline for run")
@@ -201,12 +201,16 @@ func (b *bench) setup() error {
 		r.version = versionOf(r.path)
 		if hybrid && (hide["all"] || hide[name]) {
 			if b.priv == nil {
-				if b.priv, err = newPrivateRunner(unifiedMount); err != nil {
+				empty := filepath.Join(b.tmp, "empty")
+				if err := os.WriteFile(empty, nil, 0o444); err != nil {
+					return err
+				}
+				if b.priv, err = newPrivateRunner(unifiedMount, empty); err != nil {
 					return err
 				}
 			}
 			r.run = b.priv
-			r.version += " (private mount ns without " + unifiedMount + ")"
+			r.version += " (private mount ns: no controllers on " + unifiedMount + ")"
 		}
 		if err := b.addRuntime(r); err != nil {
 			return err

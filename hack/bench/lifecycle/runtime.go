@@ -28,29 +28,35 @@ type hostRunner struct{}
 func (hostRunner) do(f func()) { f() }
 
 // privateRunner runs functions on one locked OS thread that has a private
-// mount namespace in which one mount (the cgroup2 hierarchy of a hybrid
-// layout) is unmounted. crun 1.8 refuses hybrid layouts; without the v2
-// mount it sees a pure v1 layout and creates the same v1 cgroups as the
-// other runtimes. The host's mounts are not touched: the namespace is made
-// rprivate before the unmount, and it dies with the thread.
+// mount namespace in which the cgroup2 hierarchy of a hybrid layout shows
+// no controllers: an empty file is bind-mounted over its cgroup.controllers.
+// crun 1.8 refuses hybrid layouts with controllers on v2 ("cgroups in hybrid
+// mode not supported"); this way it runs and creates the same cgroups as the
+// other runtimes, v2 one included. (Unmounting the v2 hierarchy instead makes
+// crun, which still finds "0::/" in /proc/self/cgroup, create directories and
+// a cgroup.procs file in the tmpfs below the mount point, where the host
+// cannot see them to clean them up.) The host's mounts are not touched: the
+// namespace is made rprivate before the bind mount, and it dies with the
+// thread.
 type privateRunner struct {
 	reqs chan func()
 }
 
-func newPrivateRunner(hide string) (*privateRunner, error) {
+func newPrivateRunner(unified, empty string) (*privateRunner, error) {
 	r := &privateRunner{reqs: make(chan func())}
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: Go ends the thread when this goroutine returns,
 		// so no other goroutine ever runs in this namespace.
 		runtime.LockOSThread()
+		target := filepath.Join(unified, "cgroup.controllers")
 		err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS)
 		if err != nil {
 			err = fmt.Errorf("unshare mount namespace: %w", err)
 		} else if err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			err = fmt.Errorf("making the private mount namespace rprivate: %w", err)
-		} else if err = unix.Unmount(hide, unix.MNT_DETACH); err != nil {
-			err = fmt.Errorf("unmounting %s in the private mount namespace: %w", hide, err)
+		} else if err = unix.Mount(empty, target, "", unix.MS_BIND, ""); err != nil {
+			err = fmt.Errorf("hiding %s in the private mount namespace: %w", target, err)
 		}
 		errc <- err
 		if err != nil {
