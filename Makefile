@@ -5,7 +5,7 @@ GO ?= go
 TAGS ?= seccomp urfave_cli_no_docs
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all vmctr test vet unit e2e test-compat clean
+.PHONY: all vmctr test vet unit e2e test-compat test-conformance clean
 all: vmctr _output/vmctr-init
 
 vmctr:
@@ -43,12 +43,24 @@ e2e:
 	VMCTR_BUILD_TAGS="$(TAGS)" $(GO) test -tags "$(TAGS)" $(GO_TEST_FLAGS) -timeout 30m \
 		-parallel $(E2E_PARALLEL) -run '$(E2E_RUN)' ./cmd/vmctr/
 
-# Client compatibility and conformance suites, each run with ./vmctr as its
-# argument: list them here when they are ready for CI, e.g.
-#   COMPAT_TESTS = hack/compat/podman.sh hack/compat/containerd.sh hack/conformance.sh
-COMPAT_TESTS ?=
+# Client compatibility suites (hack/compat/, owned with the client work),
+# each run with ./vmctr as its argument; they skip themselves (exit 0) when
+# their client is not installed. Add new suites to this list.
+COMPAT_TESTS ?= hack/compat/podman.sh hack/compat/containerd.sh
+# The OCI runtime-tools suite needs its runner (../shared/tools beside the
+# repository, or OCI_VALIDATION_SH); without it test-conformance says so and
+# passes.
+OCI_VALIDATION_SH ?= $(abspath $(CURDIR)/../shared/tools/oci-validation.sh)
 test-compat: vmctr
-	@set -e; for s in $(COMPAT_TESTS); do echo "== $$s"; $$s $(CURDIR)/vmctr; done
+	@set -e; for s in $(COMPAT_TESTS); do echo "== $$s"; bash $$s $(CURDIR)/vmctr; done
+	@$(MAKE) --no-print-directory test-conformance
+
+test-conformance: vmctr
+	@if [ -x "$(OCI_VALIDATION_SH)" ]; then \
+		echo "== hack/conformance.sh"; OCI_VALIDATION_SH="$(OCI_VALIDATION_SH)" bash hack/conformance.sh $(CURDIR)/vmctr; \
+	else \
+		echo "== hack/conformance.sh: skipped, no OCI runtime-tools runner at $(OCI_VALIDATION_SH)"; \
+	fi
 
 clean:
 	rm -f vmctr _output/vmctr-init
