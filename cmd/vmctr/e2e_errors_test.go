@@ -5,6 +5,7 @@ package main
 // behind.
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -441,6 +442,51 @@ func TestE2ESystemdCgroupUnavailable(t *testing.T) {
 	id := e.newID()
 	e.fail("systemd", "--systemd-cgroup", "create", "--bundle", b.dir, id)
 	e.fail("systemd", "--systemd-cgroup", "run", "--bundle", b.dir, id)
+	e.checkNoLeftovers(id)
+	e.expectEmptyRoot()
+}
+
+// Failures after the container's process exists (its pid file or console
+// socket cannot be used) undo everything.
+func TestE2ELateCreateFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.newBundle()
+	for _, cmd := range []string{"create", "run"} {
+		id := e.newID()
+		args := []string{cmd, "--bundle", b.dir, "--pid-file", filepath.Join(e.dir, "no", "such", "dir", "pid"), id}
+		if cmd == "run" {
+			args = append([]string{"run", "-d"}, args[1:]...)
+		}
+		e.fail("pid file", args...)
+		e.checkNoLeftovers(id)
+	}
+
+	b.spec.Process.Terminal = true
+	b.save()
+	for _, sock := range []string{filepath.Join(e.dir, "no-such.sock"), b.dir} {
+		id := e.newID()
+		e.fail("console socket", "create", "--bundle", b.dir, "--console-socket", sock, id)
+		e.checkNoLeftovers(id)
+	}
+	// A console socket whose listener closes without taking the pty.
+	sock := filepath.Join(e.dir, "rude.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	defer l.Close()
+	id := e.newID()
+	r := e.run(nil, "create", "--bundle", b.dir, "--console-socket", sock, id)
+	if r.code == 0 {
+		// The master was sent before the close: a valid outcome.
+		e.ok("delete", "--force", id)
+	}
 	e.checkNoLeftovers(id)
 	e.expectEmptyRoot()
 }

@@ -546,3 +546,34 @@ func TestE2EPauseResume(t *testing.T) {
 	e.waitStatus(id, "stopped")
 	e.fail("not running", "pause", id)
 }
+
+// A created container (init waiting for start) can be inspected, paused,
+// resumed and killed like a running one.
+func TestE2ECreatedContainer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.newBundle()
+	id := e.newID()
+	e.ok("create", "--bundle", b.dir, id)
+	init := e.state(id).Pid
+	var pids []int
+	if err := json.Unmarshal([]byte(e.ok("ps", "--format", "json", id)), &pids); err != nil || !slices.Equal(pids, []int{init}) {
+		t.Errorf("ps of a created container: %v (%v), want [%d]", pids, err, init)
+	}
+	e.ok("pause", id)
+	if s := e.state(id).Status; s != "paused" {
+		t.Errorf("pause of a created container: %s", s)
+	}
+	e.ok("resume", id)
+	if s := e.state(id).Status; s != "created" {
+		t.Errorf("resume of a paused created container: %s, want created", s)
+	}
+	e.ok("kill", id, "KILL")
+	e.waitStatus(id, "stopped")
+	if out := strings.TrimSpace(e.ok("ps", "--format", "json", id)); out != "[]" {
+		t.Errorf("ps of a stopped container: %s", out)
+	}
+	e.fail("stopped", "start", id)
+	e.ok("delete", id)
+	e.checkNoLeftovers(id)
+}
