@@ -221,7 +221,7 @@ func (b *builder) prepare() error {
 		if !path.IsAbs(p) {
 			return fail(fmt.Errorf("%w: %q is not an absolute path inside the source root", ErrInvalidOptions, p))
 		}
-		if isKernelPath(p) {
+		if isKernelPath(path.Clean(p)) {
 			return fail(fmt.Errorf("file %s: %w", p, ErrKernelFile))
 		}
 	}
@@ -343,6 +343,11 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 
 	// Plan: every discovered path and what lies on the way to it.
 	pl := newPlanner(b.srcRoot, b.srcFd)
+	paths := make([]string, 0, len(found.Files))
+	for _, f := range found.Files {
+		paths = append(paths, f.Path)
+	}
+	pl.prefetch(paths)
 	asked := map[string]string{} // generated path -> why discovery wanted it
 	for _, f := range found.Files {
 		if slices.Contains(generatedPaths, f.Path) {

@@ -13,10 +13,10 @@ var kernelDirs = []string{"/boot", "/lib/modules", "/usr/lib/modules", "/lib/fir
 // wherever they are.
 var kernelNames = []string{"vmlinuz", "vmlinux", "initrd", "initramfs"}
 
-// isKernelPath reports whether p (absolute, inside a root) is a kernel
-// file: under a kernel directory, or named like a kernel image or initrd.
+// isKernelPath reports whether p (absolute and clean, inside a root) is a
+// kernel file: under a kernel directory, or named like a kernel image or
+// initrd.
 func isKernelPath(p string) bool {
-	p = path.Clean("/" + p)
 	for _, d := range kernelDirs {
 		if p == d || strings.HasPrefix(p, d+"/") {
 			return true

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -61,10 +64,12 @@ type planner struct {
 	srcFd   int
 	nodes   map[string]*node
 	lstats  map[string]*unix.Stat_t
+	links   map[string]string // symlink targets read ahead by prefetch
 }
 
 func newPlanner(srcRoot string, srcFd int) *planner {
-	return &planner{srcRoot: srcRoot, srcFd: srcFd, nodes: map[string]*node{}, lstats: map[string]*unix.Stat_t{}}
+	return &planner{srcRoot: srcRoot, srcFd: srcFd, nodes: map[string]*node{},
+		lstats: map[string]*unix.Stat_t{}, links: map[string]string{}}
 }
 
 // rel makes a canonical absolute path relative to the source root fd.
@@ -90,10 +95,59 @@ func (pl *planner) lstat(p string) (*unix.Stat_t, error) {
 	return &st, nil
 }
 
+// prefetch lstats paths, and reads those that are links, with several
+// goroutines before resolve walks them one at a time (a build lists
+// hundreds; each is a syscall or two). A path whose parents are not
+// canonical may be stat'ed through a link here, but resolve only ever
+// looks up paths whose parents it has checked, so such an entry is never
+// used.
+func (pl *planner) prefetch(paths []string) {
+	type result struct {
+		st   unix.Stat_t
+		link string
+		ok   bool
+	}
+	res := make([]result, len(paths))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0)*2, 8, len(paths)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(paths); i = int(next.Add(1) - 1) {
+				r := &res[i]
+				if unix.Fstatat(pl.srcFd, rel(paths[i]), &r.st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+					continue
+				}
+				r.ok = true
+				if r.st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					r.link, _ = readlinkAt(pl.srcFd, paths[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, p := range paths {
+		if res[i].ok {
+			pl.lstats[p] = &res[i].st
+			if res[i].link != "" {
+				pl.links[p] = res[i].link
+			}
+		}
+	}
+}
+
 func (pl *planner) readlink(p string) (string, error) {
+	if t, ok := pl.links[p]; ok {
+		return t, nil
+	}
+	return readlinkAt(pl.srcFd, p)
+}
+
+func readlinkAt(dirfd int, p string) (string, error) {
 	buf := make([]byte, 256)
 	for {
-		n, err := unix.Readlinkat(pl.srcFd, rel(p), buf)
+		n, err := unix.Readlinkat(dirfd, rel(p), buf)
 		if err != nil {
 			return "", err
 		}
@@ -245,7 +299,9 @@ func (pl *planner) resolve(p, reason, detail string) (string, error) {
 		}
 		cur = next
 		if !last {
-			pl.put(&node{path: cur, kind: kindDir, st: *st, reason: ReasonParent, detail: "directory of " + p})
+			if _, ok := pl.nodes[cur]; !ok {
+				pl.put(&node{path: cur, kind: kindDir, st: *st, reason: ReasonParent, detail: "directory of " + p})
+			}
 			continue
 		}
 		r, d := reason, detail
