@@ -82,6 +82,11 @@ func setupIO(p *libcontainer.Process, o IO, terminal, detach bool) (*stdio, erro
 		return nil, fmt.Errorf("the process wants a terminal but vmctr has none (use --detach with --console-socket, or run under a tty): %w", err)
 	}
 	s.hostCons = hc
+	// The pty starts at our terminal's size (resize() follows it later):
+	// the process must not see a 0x0 terminal before the first resize.
+	if ws, err := hc.Size(); err == nil && ws.Width > 0 && ws.Height > 0 {
+		p.ConsoleWidth, p.ConsoleHeight = ws.Width, ws.Height
+	}
 	parent, child, err := utils.NewSockPair("console")
 	if err != nil {
 		return nil, err
