@@ -202,17 +202,47 @@ func TestE2EConsoleSocket(t *testing.T) {
 func TestE2ERunAttachedTerminal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "tty; echo ready; read x; echo got-$x; exit 3")
+	b := e.newBundle("sh", "-c", `tty; echo "size $(stty size)"; echo ready; while read x; do echo "got-$x size2 $(stty size) end"; [ $x = quit ] && exit 3; done`)
 	b.spec.Process.Terminal = true
 	b.save()
 	id := e.newID()
 	master, slave := openPty(t)
+	setSize := func(rows, cols uint16) {
+		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setSize(33, 111)
 	cmd := e.background(withTTY(slave), "run", "--bundle", b.dir, id)
-	readUntil(t, master, "ready")
-	if _, err := master.Write([]byte("typed\r")); err != nil {
+	out := readUntil(t, master, "ready")
+	if !strings.Contains(out, "size 33 111") {
+		t.Errorf("the container's terminal does not have vmctr's size 33x111: %q", out)
+	}
+	// A resize reaches the container (SIGWINCH, as a terminal sends it).
+	setSize(44, 122)
+	if err := cmd.Process.Signal(unix.SIGWINCH); err != nil {
 		t.Fatal(err)
 	}
-	readUntil(t, master, "got-typed")
+	// vmctr handles the signal asynchronously: ask until the size shows.
+	for i := 0; ; i++ {
+		if _, err := master.Write([]byte("typed\r")); err != nil {
+			t.Fatal(err)
+		}
+		out = readUntil(t, master, " end")
+		if !strings.Contains(out, "got-typed") {
+			t.Fatalf("typed input did not reach the container: %q", out)
+		}
+		if strings.Contains(out, "size2 44 122") {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("resize did not reach the container: %q", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := master.Write([]byte("quit\r")); err != nil {
+		t.Fatal(err)
+	}
 	if r := e.wait(cmd); r.code != 3 {
 		t.Errorf("run with a terminal: exit %d, want 3", r.code)
 	}
