@@ -34,6 +34,13 @@ func TestE2EExec(t *testing.T) {
 			t.Errorf("exec: %s; want exit 5 with the config's env and cwd", r)
 		}
 	})
+	t.Run("stdin", func(t *testing.T) {
+		e := e.sub(t)
+		r := e.run(func(cmd *execCmd) { cmd.Stdin = strings.NewReader("from stdin\n") }, "exec", id, "cat")
+		if r.code != 0 || r.stdout != "from stdin\n" {
+			t.Errorf("exec with stdin: %s", r)
+		}
+	})
 	t.Run("env", func(t *testing.T) {
 		e := e.sub(t)
 		out := e.ok("exec", "--env", "NEW=1", "--env", "FROM_CONFIG=replaced", id, "sh", "-c", "echo $NEW $FROM_CONFIG; env | grep -c FROM_CONFIG")

@@ -94,6 +94,14 @@ func TestE2ERunAttached(t *testing.T) {
 	e.checkNoLeftovers(id)
 	e.fail("does not exist", "state", id)
 
+	// stdin reaches the process; statuses up to 255 come through.
+	b.args("sh", "-c", "cat; exit 255")
+	in := strings.Repeat("line of input\n", 5000)
+	r = e.run(func(cmd *execCmd) { cmd.Stdin = strings.NewReader(in) }, "run", "--bundle", b.dir, e.newID())
+	if r.code != 255 || r.stdout != in {
+		t.Errorf("run with stdin: exit %d, %d bytes out (want 255 and the %d bytes in)", r.code, len(r.stdout), len(in))
+	}
+
 	// Killed by a signal: 128+signal, as a shell reports it.
 	b.args("sh", "-c", "touch /tmp/ready; exec sleep 600")
 	id = e.newID()
