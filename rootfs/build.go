@@ -37,6 +37,7 @@ type BuildOpts struct {
 	Start       []Command     // what the container starts, in order; default: each app, without arguments
 	StopTimeout time.Duration // how long the init waits for apps after a stop signal; default 10s
 	User        string        // name, uid, name:group or uid:gid in the source's databases; default root
+	KeepUsers   []string      // more users (with their primary groups) for the container's /etc/passwd
 	Env         []string      // KEY=VALUE for every app
 	Workdir     string        // default /
 	Hostname    string        // default: the first app's name
@@ -586,6 +587,13 @@ func (b *builder) writeEtc(c *copier, pl *planner, users, groups []string, asked
 		} else {
 			logrus.Warnf("rootfs: group %s is not in the source root's /etc/group; leaving it out", g)
 		}
+	}
+	for _, u := range b.o.KeepUsers {
+		f := acc.userByName(u)
+		if f == nil {
+			return nil, identity{}, fmt.Errorf("%w: user %q (--keep-user) is not in the source root's /etc/passwd", ErrInvalidOptions, u)
+		}
+		acc.keepUser(f)
 	}
 	// The owners of copied files, so that they have names in the container.
 	for _, n := range pl.nodes {

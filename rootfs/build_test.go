@@ -126,7 +126,7 @@ func buildOpts(t *testing.T, src, out string) BuildOpts {
 		SourceRoot: src, Output: out, Init: testInit(t), Spec: baseSpec(),
 		Apps:  []string{"/bin/app"},
 		Files: []string{"/data", "/etc/alt", "/etc/rel", "/usr/bin/suid", "/etc/shadow"},
-		User:  "app", Env: []string{"A=1"}, Workdir: "/home/app",
+		User:  "app", KeepUsers: []string{"daemon"}, Env: []string{"A=1"}, Workdir: "/home/app",
 		Start: []Command{{Args: []string{"/bin/app", "x"}}},
 	}
 }
@@ -205,10 +205,10 @@ func TestBuild(t *testing.T) {
 		}
 		return string(b)
 	}
-	if pw := read("etc/passwd"); pw != "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n" {
+	if pw := read("etc/passwd"); pw != "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\napp:x:1000:1000:App:/home/app:/bin/sh\n" {
 		t.Errorf("/etc/passwd:\n%s", pw)
 	}
-	if gr := read("etc/group"); gr != "root:x:0:\napp:x:1000:\nstaff:x:50:app\n" {
+	if gr := read("etc/group"); gr != "root:x:0:\ndaemon:x:1:\napp:x:1000:\nstaff:x:50:app\n" {
 		t.Errorf("/etc/group:\n%s", gr)
 	}
 	if sh := read("etc/shadow"); strings.Contains(sh, "$6$") || !strings.Contains(sh, "app:!*:") {
@@ -313,6 +313,7 @@ func TestBuildBadInput(t *testing.T) {
 		{"kernel by link", func(o *BuildOpts) { o.Files = []string{"/vmlinuz"} }, ErrKernelFile, "/vmlinuz"},
 		{"module dir", func(o *BuildOpts) { o.Files = []string{"/lib/modules"} }, ErrKernelFile, "/lib/modules"},
 		{"unknown user", func(o *BuildOpts) { o.User = "nobody" }, ErrInvalidOptions, "nobody"},
+		{"unknown kept user", func(o *BuildOpts) { o.KeepUsers = []string{"ghost"} }, ErrInvalidOptions, "ghost"},
 		{"start program missing", func(o *BuildOpts) { o.Start = []Command{{Args: []string{"/usr/bin/nothere"}}} }, ErrNotFound, "/usr/bin/nothere"},
 		{"dynamic init", func(o *BuildOpts) { o.Init = "/bin/sh" }, ErrBadInit, "/bin/sh"},
 	} {

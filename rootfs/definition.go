@@ -32,6 +32,7 @@ type Definition struct {
 	Start        []Command      `yaml:"-"` // "start", decoded by hand
 	StopTimeout  Duration       `yaml:"stop-timeout"`
 	User         string         `yaml:"user"`
+	KeepUsers    []string       `yaml:"keep-users"`
 	Env          []string       `yaml:"-"` // "env": a list of KEY=VALUE or a mapping
 	Workdir      string         `yaml:"workdir"`
 	Hostname     string         `yaml:"hostname"`
@@ -64,7 +65,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // definitionKeys are the top-level keys a definition file may have.
 var definitionKeys = []string{
 	"version", "source-root", "apps", "packages", "files", "excludes", "trace", "trace-timeout",
-	"start", "stop-timeout", "user", "env", "workdir", "hostname", "keep-setuid",
+	"start", "stop-timeout", "user", "keep-users", "env", "workdir", "hostname", "keep-setuid",
 	"identity", "resources", "slcse",
 }
 

@@ -49,6 +49,7 @@ trace: true
 trace-timeout: 3s
 source-root: old-root
 user: www-data
+keep-users: [daemon]
 workdir: /var/www
 hostname: web1
 keep-setuid: false
@@ -76,7 +77,7 @@ slcse:
 		Version: 1, SourceRoot: "/defs/old-root", Apps: []string{"/usr/sbin/nginx"}, Packages: []string{"nginx-common"},
 		Files: []string{"/var/www/html"}, Excludes: []string{"/usr/share/doc/**"}, Trace: true,
 		TraceTimeout: Duration(3 * time.Second), StopTimeout: Duration(20 * time.Second),
-		User: "www-data", Workdir: "/var/www", Hostname: "web1", Env: []string{"LANG=C.UTF-8"},
+		User: "www-data", KeepUsers: []string{"daemon"}, Workdir: "/var/www", Hostname: "web1", Env: []string{"LANG=C.UTF-8"},
 		Start: []Command{
 			{Args: []string{"/bin/setup", "--once"}},
 			{Args: []string{"/usr/sbin/nginx", "-g", "daemon off;"}},

@@ -362,6 +362,28 @@ func TestE2EBuildNginx(t *testing.T) {
 		}
 		rc.stop(rid)
 	})
+
+	// By Debian package: nginx and its dependency closure from the dpkg
+	// database; the user nginx.conf names is kept explicitly, and the
+	// site link Debian's postinst makes is added as a file.
+	t.Run("package", func(t *testing.T) {
+		e := e.sub(t)
+		bundle := e.build("--package", "nginx", "--keep-user", "www-data", "--file", "/var/www/html",
+			"--file", "/etc/nginx/sites-enabled", "--cmd", "/usr/sbin/nginx -g 'daemon off;'")
+		m := readManifest(t, bundle)
+		if e := m.Lookup("/etc/nginx/nginx.conf"); e == nil || e.Reason != "package" {
+			t.Errorf("manifest entry of nginx.conf: %+v", e)
+		}
+		if pw, _ := os.ReadFile(filepath.Join(bundle, "rootfs/etc/passwd")); !strings.Contains(string(pw), "www-data:") {
+			t.Errorf("/etc/passwd lacks www-data:\n%s", pw)
+		}
+		id, pid := e.runDetached(bundle)
+		if page := httpGet(t, pid, "127.0.0.1:80", "/"); !strings.Contains(page, "Welcome to nginx") {
+			t.Errorf("nginx built from its package answered:\n%s", page)
+		}
+		e.ok("kill", id, "TERM")
+		e.waitStatus(id, "stopped")
+	})
 }
 
 func TestE2EBuildRedis(t *testing.T) {
