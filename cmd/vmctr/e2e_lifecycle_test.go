@@ -23,6 +23,8 @@ func TestE2ECreateStartKillDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "echo started > /tmp/started; exec sleep 600")
+	b.spec.Annotations = map[string]string{"org.example.test": "annotated"}
+	b.save()
 	id := e.newID()
 	pidFile := filepath.Join(e.dir, "init.pid")
 
@@ -35,8 +37,8 @@ func TestE2ECreateStartKillDelete(t *testing.T) {
 	if s.ID != id || s.Status != "created" || s.Pid != pid || s.Bundle != b.dir || s.Rootfs != b.rootfs || s.Owner != "root" {
 		t.Errorf("state after create = %+v; want id %s, created, pid %d, bundle %s, rootfs %s, owner root", s, id, pid, b.dir, b.rootfs)
 	}
-	if s.Version == "" || s.Created.IsZero() {
-		t.Errorf("state lacks ociVersion or created: %+v", s)
+	if s.Version == "" || s.Created.IsZero() || s.Annotations["org.example.test"] != "annotated" {
+		t.Errorf("state lacks ociVersion, created or the config's annotations: %+v", s)
 	}
 	if _, err := os.Stat(filepath.Join(b.rootfs, "tmp", "started")); err == nil {
 		t.Error("the process ran before start")
