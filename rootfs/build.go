@@ -104,13 +104,14 @@ func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
 			}
 		}
 	}()
+	b.skip = outputSkipper(b.srcRoot, out)
 	if err := b.build(ctx, tmp); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := replaceDir(tmp, out); err != nil {
+	if err := replaceDir(tmp, out, o.Force); err != nil {
 		return nil, err
 	}
 	r := b.result
@@ -134,6 +135,7 @@ type builder struct {
 	hostname string
 
 	progress func(Progress)
+	skip     func(string) bool // paths never copied: the output and its temporary directories
 	mu       sync.Mutex
 	prog     Progress
 
@@ -344,6 +346,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 
 	// Plan: every discovered path and what lies on the way to it.
 	pl := newPlanner(b.srcRoot, b.srcFd)
+	pl.skip = b.skip
 	paths := make([]string, 0, len(found.Files))
 	for _, f := range found.Files {
 		paths = append(paths, f.Path)
@@ -358,6 +361,9 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 		if err := pl.add(f.Path, string(f.Reason), f.Detail); err != nil {
 			return err
 		}
+	}
+	if pl.skipped > 0 {
+		logrus.Warnf("rootfs: left out %d paths of the output directory %s itself", pl.skipped, o.Output)
 	}
 	for _, g := range generatedPaths {
 		if n, ok := pl.nodes[g]; ok && n.kind != kindDir {
@@ -716,6 +722,29 @@ func (n *node) entry() Entry {
 	return e
 }
 
+// outputSkipper returns a test for paths (inside the source root) that are
+// the output bundle or a build's temporary directory beside it, so that a
+// bundle written inside a copied tree is never copied into itself.
+func outputSkipper(srcRoot, out string) func(string) bool {
+	r, err := filepath.Rel(srcRoot, out)
+	if err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return func(string) bool { return false }
+	}
+	in := "/" + r
+	dir, base := path.Dir(in), path.Base(in)
+	return func(p string) bool {
+		if p == in || strings.HasPrefix(p, in+"/") {
+			return true
+		}
+		if path.Dir(p) == dir || strings.HasPrefix(p, dir+"/") {
+			rest := strings.TrimPrefix(strings.TrimPrefix(p, dir), "/")
+			first, _, _ := strings.Cut(rest, "/")
+			return strings.HasPrefix(first, "."+base+".vmctr-")
+		}
+		return false
+	}
+}
+
 // prepareOutput checks the output directory: it may be missing or empty,
 // or anything with force; never a symbolic link.
 func prepareOutput(out string, force bool) (string, error) {
@@ -752,13 +781,19 @@ func prepareOutput(out string, force bool) (string, error) {
 	return out, nil
 }
 
-// replaceDir moves the finished build tmp to out, replacing out (moved
-// aside first and removed after) if it exists.
-func replaceDir(tmp, out string) error {
-	if err := os.Rename(tmp, out); err == nil {
+// replaceDir moves the finished build tmp to out. An empty out is
+// replaced by the rename; a non-empty one (filled by someone else during
+// the build, or there from the start) only with force: it is moved aside
+// first and removed after.
+func replaceDir(tmp, out string, force bool) error {
+	// rename(2) itself: os.Rename refuses any existing directory.
+	if err := unix.Rename(tmp, out); err == nil {
 		return nil
 	} else if !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("moving the build into %s: %w", out, err)
+	}
+	if !force {
+		return fmt.Errorf("%w: %s was filled during the build (use --force to replace it)", ErrOutputExists, out)
 	}
 	old, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".vmctr-old-")
 	if err != nil {

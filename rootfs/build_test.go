@@ -366,6 +366,20 @@ func TestBuildOutput(t *testing.T) {
 	if _, err := Build(context.Background(), buildOpts(t, src, empty)); err != nil {
 		t.Fatal(err)
 	}
+	// A bundle written inside a tree it copies is not copied into itself.
+	src2 := sourceRoot(t)
+	inside := filepath.Join(src2, "data", "bundle")
+	o2 := buildOpts(t, src2, inside)
+	if _, err := Build(context.Background(), o2); err != nil {
+		t.Fatal(err)
+	}
+	o2.Force = true
+	if _, err := Build(context.Background(), o2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(inside, "rootfs/data/bundle")); err == nil {
+		t.Error("the previous bundle was copied into the new one")
+	}
 	// A symlink as output is refused.
 	if err := os.Symlink(empty, filepath.Join(parent, "link")); err != nil {
 		t.Fatal(err)

@@ -65,6 +65,8 @@ type planner struct {
 	nodes   map[string]*node
 	lstats  map[string]*unix.Stat_t
 	links   map[string]string // symlink targets read ahead by prefetch
+	skip    func(string) bool // paths never planned (nil: none)
+	skipped int
 }
 
 func newPlanner(srcRoot string, srcFd int) *planner {
@@ -185,6 +187,11 @@ func (pl *planner) add(p, reason, detail string) error {
 	}
 	if isRuntimePath(p) {
 		logrus.Debugf("rootfs: skipping %s: the runtime mounts it in every container", p)
+		return nil
+	}
+	if pl.skip != nil && pl.skip(p) {
+		logrus.Debugf("rootfs: skipping %s: it is the build's own output", p)
+		pl.skipped++
 		return nil
 	}
 	canon, err := pl.resolve(p, reason, detail)
