@@ -2,10 +2,10 @@
 // side by side: `run` of /bin/true, create, start, state, exec of /bin/true,
 // delete of a stopped container, delete --force of a running one, and a
 // batch of containers created and started in sequence. Runtimes take turns
-// within every iteration (the order rotates), so drift in the machine's
-// state affects them alike. It prints medians and p90s per operation and
-// the ratios of the first runtime's medians to the others' (or, with
-// -json, all samples as JSON).
+// within every operation of every iteration, in a random order, so drift in
+// the machine's state affects them alike. It prints medians and p90s per
+// operation and the ratios of the first runtime's medians to the others'
+// (or, with -json, all samples as JSON).
 //
 // It needs root. Everything it makes lives in a temporary directory (a
 // busybox-static bundle per container, one --root per runtime) and in the
@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -60,6 +61,7 @@ type options struct {
 	seccompFile, busybox        string
 	phases, phasesChild         string
 	bare, asJSON                bool
+	seed                        int64
 }
 
 type bench struct {
@@ -74,6 +76,7 @@ type bench struct {
 	priv     *privateRunner
 	samples  map[string]map[string][]time.Duration // op -> runtime -> samples
 	started  time.Time
+	rng      *rand.Rand
 }
 
 func main() {
@@ -89,6 +92,7 @@ func main() {
 	flag.StringVar(&o.busybox, "busybox", "busybox", "static busybox for the bundle's rootfs")
 	flag.BoolVar(&o.bare, "bare", true, "include the unshare+chroot baseline for run")
 	flag.BoolVar(&o.asJSON, "json", false, "print the results as JSON instead of a table")
+	flag.Int64Var(&o.seed, "seed", 1, "seed of the random order in which the runtimes take turns")
 	flag.StringVar(&o.phases, "phases", "", "instead of the benchmark: where the time of `run` or `exec` goes, per runtime, from kernel tracepoints recorded with perf")
 	flag.StringVar(&o.phasesChild, "phases-child", "", "internal: the side of -phases that perf records")
 	flag.Parse()
@@ -101,7 +105,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop() // signals stay caught through cleanup: a second ^C cannot interrupt it
-	b := &bench{opts: o, samples: map[string]map[string][]time.Duration{}, started: time.Now()}
+	b := &bench{opts: o, samples: map[string]map[string][]time.Duration{}, started: time.Now(), rng: rand.New(rand.NewSource(o.seed))}
 	var phases map[string][]map[string]float64
 	err := b.setup()
 	if err == nil {
@@ -293,12 +297,13 @@ func (b *bench) record(key, name string, d time.Duration) {
 	b.samples[key][name] = append(b.samples[key][name], d)
 }
 
-// rotate returns the runtimes starting at index i mod len.
-func rotate(rts []*rt, i int) []*rt {
-	out := make([]*rt, 0, len(rts))
-	for k := range rts {
-		out = append(out, rts[(i+k)%len(rts)])
-	}
+// shuffled returns the runtimes in a random order. Random, not rotating:
+// with a fixed cyclic order every runtime would always follow the same one,
+// and what a runtime pays depends on its predecessor (a cgroup join waits
+// for an RCU grace period unless another join happened just before it).
+func (b *bench) shuffled(rts []*rt) []*rt {
+	out := append([]*rt(nil), rts...)
+	b.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
 }
 
@@ -328,16 +333,16 @@ func (b *bench) measure(ctx context.Context) error {
 }
 
 // iteration runs every single operation once per runtime. Within each
-// operation the runtimes take turns in an order that rotates with k.
+// operation the runtimes take turns in a new random order.
 func (b *bench) iteration(ctx context.Context, k int, rec bool) error {
-	order := rotate(b.rts, k)
+	order := b.shuffled(b.rts)
 	note := func(key string, r *rt, res result) {
 		if rec {
 			b.record(key, r.name, res.d)
 		}
 	}
 	step := func(key string, fn func(r *rt) (result, error), bare bool) error {
-		for _, r := range order {
+		for _, r := range b.shuffled(b.rts) {
 			if r.bare && !bare {
 				continue
 			}
@@ -447,7 +452,7 @@ func (b *bench) iteration(ctx context.Context, k int, rec bool) error {
 
 // batchRun creates and starts b.opts.batch containers per runtime, each
 // runtime's in sequence, and records each runtime's total. The runtimes take
-// turns container by container (the order rotating), so that a burst of
+// turns container by container (in a random order), so that a burst of
 // load on the machine hits them alike and every runtime starts its k-th
 // container with the same number of containers running. Bundles are
 // written beforehand and the containers deleted afterwards, both untimed.
@@ -482,7 +487,7 @@ func (b *bench) batchRun(ctx context.Context, j int) error {
 	}()
 	total := map[*rt]time.Duration{}
 	for i, id := range ids {
-		for _, r := range rotate(real, i+j) {
+		for _, r := range b.shuffled(real) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -596,6 +601,7 @@ type report struct {
 	Warmup     int           `json:"warmup"`
 	BatchSize  int           `json:"batch_size"`
 	BatchRuns  int           `json:"batch_runs"`
+	Seed       int64         `json:"seed"`
 	Seccomp    string        `json:"seccomp,omitempty"`
 	Runtimes   []runtimeInfo `json:"runtimes"`
 	Ops        []opResult    `json:"ops"`
@@ -604,7 +610,7 @@ type report struct {
 func (b *bench) report() report {
 	rep := report{
 		Date: b.started.UTC().Truncate(time.Second), Machine: describeMachine(b.mounts),
-		Iterations: b.opts.n, Warmup: b.opts.warmup, BatchSize: b.opts.batch, BatchRuns: b.opts.batchRuns,
+		Iterations: b.opts.n, Warmup: b.opts.warmup, BatchSize: b.opts.batch, BatchRuns: b.opts.batchRuns, Seed: b.opts.seed,
 		Seccomp: b.opts.seccompFile,
 	}
 	for _, r := range b.rts {

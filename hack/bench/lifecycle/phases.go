@@ -74,7 +74,7 @@ func (b *bench) runPhases(ctx context.Context, op string) (map[string][]map[stri
 	}
 	args = append(args, "--", self, "-phases-child", op, "-n", strconv.Itoa(b.opts.n),
 		"-warmup", strconv.Itoa(b.opts.warmup), "-runtimes", strings.Join(specs, ","),
-		"-hide-unified", b.opts.hide, "-busybox", b.opts.busybox, "-seccomp", b.opts.seccompFile, "-bare=false")
+		"-seed", strconv.FormatInt(b.opts.seed, 10), "-hide-unified", b.opts.hide, "-busybox", b.opts.busybox, "-seccomp", b.opts.seccompFile, "-bare=false")
 	logf("recording %d x %s per runtime under perf ...", b.opts.n, op)
 	cmd := exec.Command(perf, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -129,7 +129,7 @@ func (b *bench) phaseChild(ctx context.Context, op string) error {
 		}
 	}
 	for k := 0; k < b.opts.warmup+b.opts.n; k++ {
-		for _, r := range rotate(real, k) {
+		for _, r := range b.shuffled(real) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
