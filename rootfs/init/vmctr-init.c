@@ -18,12 +18,17 @@
  *              "env": ["K=V"], "cwd": "/", "wait": false}]}
  * Unknown keys are ignored, so that newer files still start.
  *
+ * Without a PID namespace (not PID 1) it is a child subreaper, and kills
+ * what is left of the apps' processes when it exits, as the kernel would
+ * in a PID namespace.
+ *
  * Built static (`make` puts it in _output/vmctr-init) so that it needs
  * nothing from the container's own files. It prints only errors, on stderr,
  * prefixed "vmctr-init:"; VMCTR_INIT_DEBUG=1 in its environment adds a line
  * per start and exit.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -695,6 +700,50 @@ static void signal_running(struct runfile *rf, int sig)
 			msg("sending signal %d to %s: %s", sig, rf->apps[i].name, strerror(errno));
 }
 
+/*
+ * kill_descendants sends SIGKILL to every descendant of pid, found through
+ * /proc/PID/task/TID/children. Only used when vmctr-init is not PID 1:
+ * in a PID namespace the kernel kills them all when PID 1 exits.
+ */
+static void kill_descendants(pid_t pid, int depth)
+{
+	char path[64], buf[4096];
+	int fd;
+	ssize_t n;
+	DIR *d;
+	struct dirent *de;
+
+	if (depth > 64)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)pid, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		char *save = NULL;
+		for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			pid_t c = (pid_t)atoi(tok);
+			if (c <= 0)
+				continue;
+			kill(c, SIGSTOP); /* no more forks while its own children are found */
+			kill_descendants(c, depth + 1);
+			kill(c, SIGKILL);
+		}
+	}
+	closedir(d);
+}
+
 int main(int argc, char **argv)
 {
 	struct runfile rf = {0};
@@ -767,6 +816,8 @@ int main(int argc, char **argv)
 				signal_running(&rf, SIGKILL);
 				if (getpid() == 1)
 					kill(-1, SIGKILL); /* everything else in this PID namespace */
+				else
+					kill_descendants(getpid(), 0);
 				killed = 1;
 			}
 			continue;
@@ -812,5 +863,9 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	/* Leftovers of the apps die with the container, as they would in a
+	 * PID namespace. */
+	if (getpid() != 1)
+		kill_descendants(getpid(), 0);
 	return final;
 }
