@@ -5,7 +5,7 @@ GO ?= go
 TAGS ?= seccomp urfave_cli_no_docs
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all vmctr test vet unit e2e test-compat test-conformance clean
+.PHONY: all vmctr test deps vet unit e2e test-compat test-conformance clean
 all: vmctr _output/vmctr-init
 
 vmctr:
@@ -19,17 +19,22 @@ _output/vmctr-init: rootfs/init/vmctr-init.c
 	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
 # --- tests (docs/testing.md) ------------------------------------------------
-# `make test` is what CI runs (.ci/run), as root: vet, unit tests (no root
-# needed; fuzz targets run their seed corpus), end-to-end tests that start
-# real containers with a freshly built vmctr, then the compatibility suites.
-# Not root: the e2e tests skip themselves.
+# `make test` is what CI runs (.ci/run), as root: missing packages, vet,
+# unit tests (no root needed; fuzz targets run their seed corpus), end-to-end
+# tests that start real containers with a freshly built vmctr, then the
+# compatibility suites. Not root: the e2e tests skip themselves.
 GO_TEST_FLAGS ?= -count=1
 # e2e tests mostly wait for containers: run more of them than there are CPUs.
 E2E_PARALLEL ?= 8
 # A subset: make e2e E2E_RUN='TestE2EExec|TestE2EHooks'
 E2E_RUN ?= ^TestE2E
 
-test: vet unit e2e test-compat
+test: deps vet unit e2e test-compat
+
+# Debian packages the tests need and the machine lacks (hack/deps.sh; only
+# as root, and a no-op when everything is there).
+deps:
+	@if [ "$$(id -u)" = 0 ]; then bash hack/deps.sh; else echo "deps: not root: not installing packages"; fi
 
 vet:
 	$(GO) vet -tags "$(TAGS)" ./...
