@@ -367,6 +367,12 @@ func (pl *planner) ensureDir(p string, mode uint32) {
 	if _, ok := pl.nodes[p]; ok {
 		return
 	}
+	for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+		if n, ok := pl.nodes[d]; ok && n.kind != kindDir {
+			logrus.Debugf("rootfs: no %s: %s is a %s in the source", p, d, n.kind)
+			return
+		}
+	}
 	pl.nodes[p] = &node{path: p, kind: kindDir, st: unix.Stat_t{Mode: unix.S_IFDIR | mode}, reason: ReasonSkeleton,
 		detail: "every container has it"}
 }
