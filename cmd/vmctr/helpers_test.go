@@ -61,7 +61,11 @@ func TestMain(m *testing.M) {
 	_ = os.Mkdir(filepath.Join(dir, "bin"), 0o755)
 	workDir = dir
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	if code != 0 && os.Getenv("VMCTR_KEEP") != "" {
+		fmt.Fprintf(os.Stderr, "VMCTR_KEEP: kept %s (containers deleted, bundles and roots of failed tests kept)\n", dir)
+	} else {
+		_ = os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 
