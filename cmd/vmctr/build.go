@@ -35,8 +35,10 @@ copies them into a private root file system, and writes an OCI bundle that
 vmctr, runc and crun can run. See docs/build.md.
 
 Examples:
-   vmctr build --app /usr/sbin/nginx --package nginx-common \
-      --cmd "/usr/sbin/nginx -g 'daemon off;'" -o ./nginx-bundle
+   vmctr build --package nginx --keep-user www-data --file /var/www/html \
+      --file /etc/nginx/sites-enabled --cmd "/usr/sbin/nginx -g 'daemon off;'" -o ./nginx
+   vmctr build --app /usr/bin/python3 --file /srv/app.py --trace \
+      --cmd "/usr/bin/python3 /srv/app.py" -o ./app
    vmctr build -f app.yaml -o ./app-bundle`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "definition", Aliases: []string{"f"}, Usage: "read the build from this definition file (YAML)"},
@@ -51,7 +53,7 @@ Examples:
 		&cli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the result in the local image store (not yet available)"},
 		&cli.BoolFlag{Name: "force", Usage: "replace the output directory if it is not empty"},
 		&cli.StringSliceFlag{Name: "cmd", Usage: "a start command line, started in order (repeatable; default: each --app)"},
-		&cli.DurationFlag{Name: "stop-timeout", Usage: "how long the init waits for the apps after a stop signal (default 10s)"},
+		&cli.DurationFlag{Name: "stop-timeout", Value: rootfs.DefaultStopTimeout, Usage: "how long the init waits for the apps after a stop signal"},
 		&cli.StringFlag{Name: "user", Usage: "run as this user: name, uid, name:group or uid:gid (default root)"},
 		&cli.StringSliceFlag{Name: "keep-user", Usage: "also keep this user (and its group) in the container's /etc/passwd, e.g. one a config file names (repeatable)"},
 		&cli.StringSliceFlag{Name: "env", Usage: "KEY=VALUE in every app's environment (repeatable)"},
