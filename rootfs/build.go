@@ -424,35 +424,51 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 			total++
 		}
 	}
-	b.report(func(p *Progress) { p.Phase, p.Total = "copying", total })
-	err = c.copyEntries(ctx, nodes, func(n *node) {
-		b.report(func(p *Progress) { p.Done++; p.Bytes += n.st.Size })
-	})
-	if err != nil {
-		return b.sourceErr(err)
-	}
-	if err := c.hardlinks(nodes); err != nil {
-		return err
-	}
-	step(fmt.Sprintf("copied %d files, %d bytes, and made the links", c.files.Load(), c.bytes.Load()))
-
-	b.report(func(p *Progress) { p.Phase = "writing" })
 	man := &Manifest{
 		Version: ManifestVersion, Created: time.Now().UTC(), SourceRoot: b.srcRoot,
 		Apps: apps, Packages: o.Packages, Start: b.start,
 	}
-	gen, id, err := b.writeEtc(c, pl, found.Users, found.Groups, asked, man)
+	// The modified copies and the execution files need only the plan and
+	// the directories: they are written while the copies are made.
+	var (
+		gen    []Entry
+		id     identity
+		genErr error
+		genned = make(chan struct{})
+	)
+	owners := map[[2]uint32]bool{}
+	for _, n := range nodes {
+		owners[[2]uint32{n.st.Uid, n.st.Gid}] = true
+	}
+	go func() {
+		defer close(genned)
+		if gen, id, genErr = b.writeEtc(c, owners, found.Users, found.Groups, asked, man); genErr != nil {
+			return
+		}
+		var exec []Entry
+		exec, genErr = b.writeExecution(c)
+		gen = append(gen, exec...)
+	}()
+	b.report(func(p *Progress) { p.Phase, p.Total = "copying", total })
+	err = c.copyEntries(ctx, nodes, func(n *node) {
+		b.report(func(p *Progress) { p.Done++; p.Bytes += n.st.Size })
+	})
+	<-genned
 	if err != nil {
+		return b.sourceErr(err)
+	}
+	if genErr != nil {
+		return genErr
+	}
+	if err := c.hardlinks(nodes); err != nil {
 		return err
 	}
+	step(fmt.Sprintf("copied %d files, %d bytes, made the links and the generated files", c.files.Load(), c.bytes.Load()))
+
+	b.report(func(p *Progress) { p.Phase = "writing" })
 	if err := b.checkStart(rootfs); err != nil {
 		return err
 	}
-	exec, err := b.writeExecution(c)
-	if err != nil {
-		return err
-	}
-	gen = append(gen, exec...)
 
 	// The manifest: every node, then what vmctr wrote.
 	for _, n := range nodes {
@@ -573,8 +589,9 @@ func (b *builder) checkStart(rootfs string) error {
 }
 
 // writeEtc writes the modified copies and returns their manifest entries
-// and the identity the container runs as.
-func (b *builder) writeEtc(c *copier, pl *planner, users, groups []string, asked map[string]string, man *Manifest) ([]Entry, identity, error) {
+// and the identity the container runs as. owners are the (uid, gid) pairs
+// of the copied files. It runs while the copier copies.
+func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups []string, asked map[string]string, man *Manifest) ([]Entry, identity, error) {
 	acc, err := loadAccounts(b.srcFd)
 	if err != nil {
 		return nil, identity{}, err
@@ -602,11 +619,11 @@ func (b *builder) writeEtc(c *copier, pl *planner, users, groups []string, asked
 		acc.keepUser(f)
 	}
 	// The owners of copied files, so that they have names in the container.
-	for _, n := range pl.nodes {
-		if f := acc.userByID(int(n.st.Uid)); f != nil {
+	for o := range owners {
+		if f := acc.userByID(int(o[0])); f != nil {
 			acc.keepUser(f)
 		}
-		if f := acc.groupByID(int(n.st.Gid)); f != nil {
+		if f := acc.groupByID(int(o[1])); f != nil {
 			acc.groups[f[0]] = true
 		}
 	}

@@ -134,16 +134,71 @@ func (c *copier) perm(n *node) (uint32, string) {
 // mkdirs creates the directories, in path order, accessible only to the
 // builder until finishDirs gives them their final modes.
 func (c *copier) mkdirs(nodes []*node) error {
+	// A level (depth) at a time, each parent's new directories by one
+	// goroutine: their parents exist, and no two goroutines create in
+	// the same directory.
+	type group struct {
+		parent string
+		dirs   []*node
+		fds    []int
+	}
+	var levels [][]*group
+	byParent := map[string]*group{}
 	for _, n := range nodes {
 		if n.kind != kindDir || n.path == "/" {
 			continue
 		}
-		pfd, base, err := c.parent(n.path)
-		if err != nil {
-			return err
-		}
 		n.uid, n.gid = c.owner(n)
 		n.mode, _ = c.perm(n)
+		depth := strings.Count(n.path, "/")
+		for len(levels) < depth {
+			levels = append(levels, nil)
+		}
+		d := path.Dir(n.path)
+		g := byParent[d]
+		if g == nil {
+			g = &group{parent: d}
+			byParent[d] = g
+			levels[depth-1] = append(levels[depth-1], g)
+		}
+		g.dirs = append(g.dirs, n)
+	}
+	for _, level := range levels {
+		errs := make([]error, len(level))
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range min(runtime.GOMAXPROCS(0)*2, len(level)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(level); i = int(next.Add(1) - 1) {
+					errs[i] = c.mkdirGroup(level[i].parent, level[i].dirs, &level[i].fds)
+				}
+			}()
+		}
+		wg.Wait()
+		// Record the fds even after an error, so that close closes them.
+		for _, g := range level {
+			for i, fd := range g.fds {
+				c.dirs[g.dirs[i].path] = fd
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirGroup creates dirs (all in parent, which exists) and opens them.
+// Called concurrently for different parents; c.dirs is only read.
+func (c *copier) mkdirGroup(parent string, dirs []*node, fds *[]int) error {
+	pfd, ok := c.dirs[parent]
+	if !ok {
+		return fmt.Errorf("creating %s: parent directory %s was not created", dirs[0].path, parent)
+	}
+	for _, n := range dirs {
+		base := path.Base(n.path)
 		if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
 			return fmt.Errorf("creating directory %s: %w", n.path, err)
 		}
@@ -151,7 +206,7 @@ func (c *copier) mkdirs(nodes []*node) error {
 		if err != nil {
 			return fmt.Errorf("opening directory %s: %w", n.path, err)
 		}
-		c.dirs[n.path] = fd
+		*fds = append(*fds, fd)
 	}
 	return nil
 }
