@@ -36,13 +36,13 @@ var phaseEvents = []string{
 	"syscalls:sys_enter_pivot_root",
 }
 
-// milestones in the order they are usually reached; each is the first
-// occurrence in a run.
+// milestones in the order libcontainer reaches them (crun creates the
+// namespaces first); each is the first occurrence in a run.
 var milestones = []struct{ key, label string }{
 	{"init-exec", "re-exec (sealed binary)"},
-	{"namespaces", "namespaces created/joined"},
 	{"cgroup-mkdir", "first cgroup mkdir"},
 	{"cgroup-join", "first cgroup join done"},
+	{"namespaces", "namespaces created/joined"},
 	{"pivot", "pivot_root"},
 	{"ctr-exec", "container process exec"},
 	{"ctr-exit", "container process exit"},
@@ -353,7 +353,7 @@ func (b *bench) writePhases(w io.Writer, op string, res map[string][]map[string]
 		return enc.Encode(rep)
 	}
 	fmt.Fprintf(w, "phases of %s /bin/true (kernel tracepoints via perf): median ms from the runtime's exec,\n", op)
-	fmt.Fprintf(w, "and (+) the median per-run time since the previous milestone in that runtime's order\n")
+	fmt.Fprintf(w, "and (+) the median per-run time since the previous milestone in that runtime's own order\n")
 	fmt.Fprintf(w, "machine: kernel %s, %d CPUs, cgroups %s\n", rep.Machine.Kernel, rep.Machine.CPUs, rep.Machine.Cgroups)
 	fmt.Fprintf(w, "%-30s", "")
 	for _, n := range names {
