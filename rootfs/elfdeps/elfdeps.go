@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 )
 
 // Reason says why a file is needed.
@@ -70,11 +71,25 @@ type Options struct {
 	TraceArgs    map[string][]string // optional args per app, keyed as given in Apps, for the trace run
 }
 
-// Result is what Discover found. It is a plain value, safe to share once returned.
+// Result is what Discover found. It is a plain value, safe to share once
+// returned (Stats included: nothing changes it after Discover).
 type Result struct {
 	Files  []File
 	Users  []string // user names the apps need (owners of the listed files, User= of packaged systemd units, root)
 	Groups []string // group names likewise
+
+	// Stats is what lstat(2) found at every canonical path discovery
+	// looked at: each listed path and every directory and symlink on the
+	// way to one (and more). A copier can plan from it instead of looking
+	// again. It is a snapshot: with Trace, the traced run may have changed
+	// files after they were looked at.
+	Stats map[string]*Stat `json:"-"`
+}
+
+// Stat is what lstat(2) found at a canonical path inside the root.
+type Stat struct {
+	unix.Stat_t
+	Link string // a symlink's target, verbatim
 }
 
 // DefaultTraceTimeout bounds a traced run when Options.TraceTimeout is 0.
@@ -207,7 +222,7 @@ var kernelDirs = []string{"/boot", "/lib/modules", "/usr/lib/modules", "/lib/fir
 
 func isKernelPath(p string) bool {
 	for _, k := range kernelDirs {
-		if p == k || strings.HasPrefix(p, k+"/") {
+		if strings.HasPrefix(p, k) && (len(p) == len(k) || p[len(k)] == '/') {
 			return true
 		}
 	}
@@ -294,5 +309,6 @@ func (d *discoverer) result() *Result {
 	}
 	slices.SortFunc(r.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	r.Users, r.Groups = d.usersAndGroups(r.Files)
+	r.Stats = d.fs.stats()
 	return r
 }

@@ -48,6 +48,7 @@ type node struct {
 	size   int64
 	target string // symlink content
 	err    error  // lstat failure (unix.Errno)
+	st     Stat   // the whole lstat, for Result.Stats
 }
 
 func (n *node) isDir() bool     { return n.mode&unix.S_IFMT == unix.S_IFDIR }
@@ -154,32 +155,56 @@ func (r *rootFS) lstat(p string) *node {
 	if ok {
 		return n
 	}
-	n = &node{}
-	fd, err := r.openat2(p, unix.O_PATH|unix.O_NOFOLLOW)
-	if err != nil {
-		n.err = err
-	} else {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			n.err = err
-		} else {
-			n.mode, n.uid, n.gid, n.size = st.Mode, st.Uid, st.Gid, st.Size
-			if n.isLink() {
-				buf := make([]byte, unix.PathMax)
-				k, err := unix.Readlinkat(fd, "", buf)
-				if err != nil {
-					n.err = err
-				} else {
-					n.target = string(buf[:k])
-				}
-			}
-		}
-		unix.Close(fd)
-	}
+	n = r.doLstat(p)
 	r.mu.Lock()
 	r.lst[p] = n
 	r.mu.Unlock()
 	return n
+}
+
+// doLstat opens p itself (O_PATH|O_NOFOLLOW, beneath the root, no symlink
+// on the way) and fstats it.
+func (r *rootFS) doLstat(p string) *node {
+	n := &node{}
+	fd, err := r.openat2(p, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		n.err = err
+		return n
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		n.err = err
+		return n
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		buf := make([]byte, unix.PathMax)
+		k, err := unix.Readlinkat(fd, "", buf)
+		if err != nil {
+			n.err = err
+			return n
+		}
+		n.target = string(buf[:k])
+	}
+	n.mode, n.uid, n.gid, n.size = st.Mode, st.Uid, st.Gid, st.Size
+	n.st = Stat{Stat_t: st, Link: n.target}
+	return n
+}
+
+// stats returns what lstat found at every path it succeeded on.
+// The root itself is always there, so that a caller can tell that its own
+// descriptor of the root names the same directory.
+func (r *rootFS) stats() map[string]*Stat {
+	r.lstat("/")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := make(map[string]*Stat, len(r.lst))
+	for p, n := range r.lst {
+		if n.err == nil {
+			m[p] = &n.st
+		}
+	}
+	return m
 }
 
 // resolve follows p (absolute, inside the root) to a file that is not a
