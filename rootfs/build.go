@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -129,10 +128,17 @@ type builder struct {
 	o        BuildOpts
 	srcRoot  string
 	srcFd    int
-	initProg []byte
 	start    []Command
 	workdir  string
 	hostname string
+
+	// Read ahead (readAhead) while discovery runs: they do not depend on it.
+	initProg   []byte
+	acc        *accounts
+	id         identity
+	resolv     []byte // the container's /etc/resolv.conf
+	resolvWhy  string
+	configJSON []byte // the bundle's config.json
 
 	progress func(Progress)
 	skip     func(string) bool // paths never copied: the output and its temporary directories
@@ -177,8 +183,8 @@ func (b *builder) prepare() error {
 	b.srcFd = fd
 	fail := func(err error) error { unix.Close(fd); return err }
 
-	if b.initProg, err = loadInit(o.Init); err != nil {
-		return fail(err)
+	if o.Init == "" {
+		return fail(fmt.Errorf("%w: no init program given", ErrBadInit))
 	}
 	b.start = slices.Clone(o.Start)
 	if len(b.start) == 0 {
@@ -332,10 +338,26 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 			}
 		}
 	}
-	found, err := elfdeps.Discover(ctx, elfdeps.Options{
+	// Discovery mostly keeps one CPU busy: read what does not depend on
+	// it meanwhile. A failure there (a bad init program, an unknown
+	// user) stops discovery and is reported first.
+	dctx, stopDiscovery := context.WithCancel(ctx)
+	defer stopDiscovery()
+	ahead := make(chan error, 1)
+	go func() {
+		err := b.readAhead()
+		if err != nil {
+			stopDiscovery()
+		}
+		ahead <- err
+	}()
+	found, err := elfdeps.Discover(dctx, elfdeps.Options{
 		Root: b.srcRoot, Apps: apps, Packages: o.Packages, Files: o.Files, Excludes: o.Excludes,
 		Trace: o.Trace, TraceTimeout: o.TraceTimeout, TraceArgs: traceArgs,
 	})
+	if aerr := <-ahead; aerr != nil {
+		return aerr
+	}
 	if err != nil {
 		return b.sourceErr(err)
 	}
@@ -345,7 +367,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	}
 
 	// Plan: every discovered path and what lies on the way to it.
-	pl := newPlanner(b.srcRoot, b.srcFd)
+	pl := newPlanner(b.srcRoot, b.srcFd, b.discoveryStats(found))
 	pl.skip = b.skip
 	paths := make([]string, 0, len(found.Files))
 	for _, f := range found.Files {
@@ -432,7 +454,6 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	// the directories: they are written while the copies are made.
 	var (
 		gen    []Entry
-		id     identity
 		genErr error
 		genned = make(chan struct{})
 	)
@@ -442,7 +463,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	}
 	go func() {
 		defer close(genned)
-		if gen, id, genErr = b.writeEtc(c, owners, found.Users, found.Groups, asked, man); genErr != nil {
+		if gen, genErr = b.writeEtc(c, owners, found.Users, found.Groups, asked, man); genErr != nil {
 			return
 		}
 		var exec []Entry
@@ -466,7 +487,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	step(fmt.Sprintf("copied %d files, %d bytes, made the links and the generated files", c.files.Load(), c.bytes.Load()))
 
 	b.report(func(p *Progress) { p.Phase = "writing" })
-	if err := b.checkStart(rootfs); err != nil {
+	if err := b.checkStart(dstFd); err != nil {
 		return err
 	}
 
@@ -492,15 +513,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	}
 	step("set the directories' attributes")
 
-	spec, err := bundleSpec(o.Spec, id, o.Env, b.workdir, b.hostname)
-	if err != nil {
-		return err
-	}
-	sb, err := json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		return fmt.Errorf("encoding config.json: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), append(sb, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b.configJSON, 0o644); err != nil {
 		return fmt.Errorf("writing config.json: %w", err)
 	}
 
@@ -522,6 +535,22 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	r.Users = man.Users
 	r.Start = b.start
 	return nil
+}
+
+// discoveryStats returns what discovery saw in the source root, for the
+// planner, or nil if it cannot be used: after a traced run (the apps may
+// have changed files since discovery looked), or if discovery's root is not
+// the directory b.srcFd names.
+func (b *builder) discoveryStats(found *elfdeps.Result) map[string]*elfdeps.Stat {
+	if b.o.Trace {
+		return nil
+	}
+	r, ok := found.Stats["/"]
+	var st unix.Stat_t
+	if !ok || unix.Fstat(b.srcFd, &st) != nil || st.Dev != r.Dev || st.Ino != r.Ino {
+		return nil
+	}
+	return found.Stats
 }
 
 // sourceErr adds the source root to errors about paths in it.
@@ -554,8 +583,9 @@ func (b *builder) planWorkdir(pl *planner) error {
 }
 
 // checkStart fails the build if a start command's program is not in the
-// container.
-func (b *builder) checkStart(rootfs string) error {
+// container (rootFd, the new root file system), found as the container
+// will find it: symbolic links resolved inside the new root.
+func (b *builder) checkStart(rootFd int) error {
 	for _, c := range b.start {
 		p := c.Args[0]
 		cands := []string{p}
@@ -569,13 +599,15 @@ func (b *builder) checkStart(rootfs string) error {
 		}
 		ok := false
 		for _, cand := range cands {
-			f, err := pathrs.OpenInRoot(rootfs, cand)
+			fd, err := unix.Openat2(rootFd, rel(path.Clean(cand)), &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC,
+				Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV})
 			if err != nil {
 				continue
 			}
-			fi, err := f.Stat()
-			f.Close()
-			if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			var st unix.Stat_t
+			err = unix.Fstat(fd, &st)
+			unix.Close(fd)
+			if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
 				ok = true
 				break
 			}
@@ -588,14 +620,41 @@ func (b *builder) checkStart(rootfs string) error {
 	return nil
 }
 
-// writeEtc writes the modified copies and returns their manifest entries
-// and the identity the container runs as. owners are the (uid, gid) pairs
-// of the copied files. It runs while the copier copies.
-func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups []string, asked map[string]string, man *Manifest) ([]Entry, identity, error) {
-	acc, err := loadAccounts(b.srcFd)
-	if err != nil {
-		return nil, identity{}, err
+// readAhead reads and checks what the build needs besides discovery's
+// results: the init program, the source's accounts and the user the
+// container runs as, its resolv.conf, and the bundle's config.json. It
+// runs while discovery does, and writes nothing.
+func (b *builder) readAhead() error {
+	var err error
+	if b.initProg, err = loadInit(b.o.Init); err != nil {
+		return err
 	}
+	if b.acc, err = loadAccounts(b.srcFd); err != nil {
+		return err
+	}
+	if b.id, err = b.acc.resolveUser(b.o.User); err != nil {
+		return err
+	}
+	if b.resolv, b.resolvWhy, err = resolvConf(b.srcFd); err != nil {
+		return err
+	}
+	spec, err := bundleSpec(b.o.Spec, b.id, b.o.Env, b.workdir, b.hostname)
+	if err != nil {
+		return err
+	}
+	sb, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		return fmt.Errorf("encoding config.json: %w", err)
+	}
+	b.configJSON = append(sb, '\n')
+	return nil
+}
+
+// writeEtc writes the modified copies and returns their manifest entries.
+// owners are the (uid, gid) pairs of the copied files. It runs while the
+// copier copies.
+func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups []string, asked map[string]string, man *Manifest) ([]Entry, error) {
+	acc := b.acc
 	acc.users["root"], acc.groups["root"] = true, true
 	for _, u := range users {
 		if f := acc.userByName(u); f != nil {
@@ -614,7 +673,7 @@ func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups [
 	for _, u := range b.o.KeepUsers {
 		f := acc.userByName(u)
 		if f == nil {
-			return nil, identity{}, fmt.Errorf("%w: user %q (--keep-user) is not in the source root's /etc/passwd", ErrInvalidOptions, u)
+			return nil, fmt.Errorf("%w: user %q (--keep-user) is not in the source root's /etc/passwd", ErrInvalidOptions, u)
 		}
 		acc.keepUser(f)
 	}
@@ -626,10 +685,6 @@ func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups [
 		if f := acc.groupByID(int(o[1])); f != nil {
 			acc.groups[f[0]] = true
 		}
-	}
-	id, err := acc.resolveUser(b.o.User)
-	if err != nil {
-		return nil, id, err
 	}
 	man.Users, man.Groups = acc.names()
 	passwd, group := acc.files()
@@ -652,10 +707,7 @@ func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups [
 			files = append(files, gfile{etcGshadow, gs, 0o640, etcGshadow, "every kept group locked"})
 		}
 	}
-	resolv, why, err := resolvConf(b.srcFd)
-	if err != nil {
-		return nil, id, err
-	}
+	resolv, why := b.resolv, b.resolvWhy
 	if why == "" {
 		why = "the source's, as a regular file"
 	}
@@ -668,7 +720,7 @@ func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups [
 	for _, f := range files {
 		sum, err := c.writeFile(f.p, f.data, f.mode, 0, 0)
 		if err != nil {
-			return nil, id, err
+			return nil, err
 		}
 		d := f.detail
 		if a, ok := asked[f.p]; ok {
@@ -679,7 +731,7 @@ func (b *builder) writeEtc(c *copier, owners map[[2]uint32]bool, users, groups [
 			Size: int64(len(f.data)), SHA256: sum, Reason: ReasonGenerated, Detail: d, Modified: true,
 		})
 	}
-	return entries, id, nil
+	return entries, nil
 }
 
 // writeExecution writes the init program and the execution file.

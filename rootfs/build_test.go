@@ -431,14 +431,14 @@ func TestPlanner(t *testing.T) {
 		{"/boot/vmlinuz-6.1.0", "explicit", ErrKernelFile},
 		{"/proc/self/exe", "trace", nil}, // skipped: the runtime mounts /proc
 	} {
-		pl := newPlanner(src, fd)
+		pl := newPlanner(src, fd, nil)
 		err := pl.add(tc.p, tc.reason, "")
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
 			t.Errorf("add(%s, %s) = %v, want %v", tc.p, tc.reason, err, tc.err)
 		}
 	}
 	// Links on the way are planned as links; the target as a file with the reason.
-	pl := newPlanner(src, fd)
+	pl := newPlanner(src, fd, nil)
 	if err := pl.add("/bin/app", "app", "named"); err != nil {
 		t.Fatal(err)
 	}

@@ -254,6 +254,10 @@ func futimens(fd int, ts []unix.Timespec) error {
 	return nil
 }
 
+// bigFile is the size from which a file is copied as a job of its own
+// instead of with the rest of its directory.
+const bigFile = 256 << 10
+
 // copyEntries copies the regular files and makes the symbolic links and
 // FIFOs with up to GOMAXPROCS*2 goroutines; progress is called after each
 // regular file. Directories must exist already; hard links come after
@@ -261,8 +265,11 @@ func futimens(fd int, ts []unix.Timespec) error {
 //
 // Work is handed out a directory at a time: entries created in the same
 // directory at once contend for its lock, which on ext4 made parallel
-// creation slower than serial. The directories with the most work go
-// first, so that a big one does not finish alone at the end.
+// creation slower than serial. A big file (bigFile) is a job of its own:
+// reading, hashing and writing it cost far more than its entry, and the
+// big files of a closure share a directory (the libraries). The jobs with
+// the most work go first, so that a big one does not finish alone at the
+// end.
 func (c *copier) copyEntries(ctx context.Context, nodes []*node, progress func(*node)) error {
 	type batch struct {
 		nodes []*node
@@ -272,6 +279,10 @@ func (c *copier) copyEntries(ctx context.Context, nodes []*node, progress func(*
 	var batches []*batch
 	for _, n := range nodes {
 		if n.kind != kindFile && n.kind != kindSymlink && n.kind != kindFifo {
+			continue
+		}
+		if n.kind == kindFile && n.st.Size >= bigFile {
+			batches = append(batches, &batch{nodes: []*node{n}, cost: 64<<10 + n.st.Size})
 			continue
 		}
 		d := path.Dir(n.path)
@@ -286,58 +297,65 @@ func (c *copier) copyEntries(ctx context.Context, nodes []*node, progress func(*
 		b.cost += 64<<10 + max(n.st.Size, 0)
 	}
 	sort.SliceStable(batches, func(i, j int) bool { return batches[i].cost > batches[j].cost })
-	workers := min(runtime.GOMAXPROCS(0)*2, 16, len(batches))
-	jobs := make(chan *batch)
-	errc := make(chan error, workers)
-	var wg sync.WaitGroup
+	workers := min(copyWorkers(), len(batches))
+	// Workers take the next batch through an atomic index rather than
+	// a channel: no hand-off wakes a goroutine, and the caller is one of
+	// them.
+	var next atomic.Int64
+	errs := make([]error, workers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for range workers {
+	work := func(w int) {
+		buf := make([]byte, copyBufSize)
+		h := sha256.New()
+		for i := int(next.Add(1) - 1); i < len(batches); i = int(next.Add(1) - 1) {
+			for _, n := range batches[i].nodes {
+				if ctx.Err() != nil {
+					return
+				}
+				var err error
+				if n.kind == kindFile {
+					err = c.copyFile(n, buf, h)
+				} else {
+					err = c.makeSpecial(n)
+				}
+				if err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+				if progress != nil && n.kind == kindFile {
+					progress(n)
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 256<<10)
-			h := sha256.New()
-			for b := range jobs {
-				for _, n := range b.nodes {
-					if ctx.Err() != nil {
-						return
-					}
-					var err error
-					if n.kind == kindFile {
-						err = c.copyFile(n, buf, h)
-					} else {
-						err = c.makeSpecial(n)
-					}
-					if err != nil {
-						errc <- err
-						cancel()
-						return
-					}
-					if progress != nil && n.kind == kindFile {
-						progress(n)
-					}
-				}
-			}
+			work(w)
 		}()
 	}
-	var err error
-send:
-	for _, b := range batches {
-		select {
-		case jobs <- b:
-		case <-ctx.Done():
-			break send
+	work(0)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err = <-errc:
-	default:
-		err = ctx.Err()
-	}
-	return err
+	return ctx.Err()
+}
+
+// copyBufSize is the buffer of each copy worker: a file is read, hashed
+// and written through it in one pass.
+var copyBufSize = 256 << 10
+
+// copyWorkers is the number of copy workers: two per CPU, so that one can
+// wait for the disk while the other hashes.
+func copyWorkers() int {
+	return min(runtime.GOMAXPROCS(0)*2, 16)
 }
 
 func (c *copier) copyFile(n *node, buf []byte, h hash.Hash) error {

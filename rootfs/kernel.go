@@ -18,7 +18,7 @@ var kernelNames = []string{"vmlinuz", "vmlinux", "initrd", "initramfs"}
 // initrd.
 func isKernelPath(p string) bool {
 	for _, d := range kernelDirs {
-		if p == d || strings.HasPrefix(p, d+"/") {
+		if under(p, d) {
 			return true
 		}
 	}
@@ -38,9 +38,14 @@ var runtimeDirs = []string{"/proc", "/sys", "/dev"}
 
 func isRuntimePath(p string) bool {
 	for _, d := range runtimeDirs {
-		if strings.HasPrefix(p, d+"/") {
+		if under(p, d) && p != d {
 			return true
 		}
 	}
 	return false
+}
+
+// under reports whether p is d or below it.
+func under(p, d string) bool {
+	return strings.HasPrefix(p, d) && (len(p) == len(d) || p[len(d)] == '/')
 }

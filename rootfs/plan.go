@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/vmctr/vmctr/rootfs/elfdeps"
 )
 
 // maxSymlinkHops bounds symlink resolution, like the kernel's MAXSYMLINKS.
@@ -64,14 +67,20 @@ type planner struct {
 	srcFd   int
 	nodes   map[string]*node
 	lstats  map[string]*unix.Stat_t
-	links   map[string]string // symlink targets read ahead by prefetch
-	skip    func(string) bool // paths never planned (nil: none)
+	links   map[string]string        // symlink targets read ahead by prefetch
+	known   map[string]*elfdeps.Stat // what discovery saw (nil: nothing)
+	skip    func(string) bool        // paths never planned (nil: none)
 	skipped int
 }
 
-func newPlanner(srcRoot string, srcFd int) *planner {
+// newPlanner returns a planner of the source root srcFd. known, if not nil,
+// is what discovery's lstat(2) found at canonical paths of the same root
+// (elfdeps.Result.Stats): the planner takes it instead of looking again.
+// The copier checks every regular file it opens against these stats, so a
+// file that changed since fails the build.
+func newPlanner(srcRoot string, srcFd int, known map[string]*elfdeps.Stat) *planner {
 	return &planner{srcRoot: srcRoot, srcFd: srcFd, nodes: map[string]*node{},
-		lstats: map[string]*unix.Stat_t{}, links: map[string]string{}}
+		lstats: map[string]*unix.Stat_t{}, links: map[string]string{}, known: known}
 }
 
 // rel makes a canonical absolute path relative to the source root fd.
@@ -85,6 +94,9 @@ func rel(p string) string {
 func (pl *planner) lstat(p string) (*unix.Stat_t, error) {
 	if st, ok := pl.lstats[p]; ok {
 		return st, nil
+	}
+	if k, ok := pl.known[p]; ok {
+		return &k.Stat_t, nil
 	}
 	var st unix.Stat_t
 	// p is canonical: its parents were checked not to be symlinks, so
@@ -108,6 +120,10 @@ func (pl *planner) prefetch(paths []string) {
 		st   unix.Stat_t
 		link string
 		ok   bool
+	}
+	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool { _, ok := pl.known[p]; return ok })
+	if len(paths) == 0 {
+		return
 	}
 	res := make([]result, len(paths))
 	var next atomic.Int64
@@ -142,6 +158,9 @@ func (pl *planner) prefetch(paths []string) {
 func (pl *planner) readlink(p string) (string, error) {
 	if t, ok := pl.links[p]; ok {
 		return t, nil
+	}
+	if k, ok := pl.known[p]; ok && k.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return k.Link, nil
 	}
 	return readlinkAt(pl.srcFd, p)
 }
@@ -224,6 +243,13 @@ func (pl *planner) resolve(p, reason, detail string) (string, error) {
 	}
 	todo := split(strings.TrimPrefix(p, "/"), "")
 	cur := "/"
+	if d := path.Dir(p); d != "/" {
+		if n, ok := pl.nodes[d]; ok && n.kind == kindDir {
+			// A planned directory's path is canonical, and was checked
+			// on the way when it was planned: start there.
+			todo, cur = split(path.Base(p), ""), d
+		}
+	}
 	hops := 0
 	pIsLink := false // p's own last component is a link
 	for len(todo) > 0 {
@@ -242,7 +268,10 @@ func (pl *planner) resolve(p, reason, detail string) (string, error) {
 			cur = path.Dir(cur)
 			continue
 		}
-		next := path.Join(cur, c.name)
+		next := "/" + c.name
+		if cur != "/" {
+			next = cur + next
+		}
 		if isKernelPath(next) {
 			return "", pl.pathError("file", p, ErrKernelFile, "resolves through "+next)
 		}

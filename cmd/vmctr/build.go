@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,10 @@ Examples:
 		if err != nil {
 			return fmt.Errorf("build: %w", err)
 		}
+		// A build allocates a few MB that live until it ends: collecting
+		// at the default 4 MB heap costs an nginx build about 1 ms (10%)
+		// for nothing. Collect at 5x the live heap instead.
+		debug.SetGCPercent(400)
 		ctx, stop := signal.NotifyContext(c.Context, unix.SIGINT, unix.SIGTERM)
 		defer stop()
 		bar := newProgressBar(c.App.ErrWriter)
