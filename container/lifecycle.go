@@ -184,10 +184,12 @@ func Start(ctx context.Context, root, id string) error {
 	return nil
 }
 
-// ParseSignal reads a signal by number ("9"), name ("KILL") or full name ("SIGKILL").
+// ParseSignal reads a signal by number ("9"), name ("KILL") or full name
+// ("SIGKILL"). Signal 0, as with kill(1), only checks that the container's
+// init is alive.
 func ParseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal number %d", n)
 		}
 		return unix.Signal(n), nil
@@ -203,7 +205,9 @@ func ParseSignal(s string) (unix.Signal, error) {
 }
 
 // Kill sends sig to the container's init, or with all to every process in
-// its cgroup.
+// its cgroup. A container without its own PID namespace is not over when
+// its init is: SIGKILL then goes to every process in its cgroup, whether or
+// not init still runs (libcontainer does this), so that none is left behind.
 func Kill(ctx context.Context, root, id string, sig unix.Signal, all bool) error {
 	c, _, err := load(root, id)
 	if err != nil {
@@ -213,17 +217,20 @@ func Kill(ctx context.Context, root, id string, sig unix.Signal, all bool) error
 	if err != nil {
 		return err
 	}
-	if status == libcontainer.Stopped {
-		if all {
-			return nil // nothing left to signal: what the caller wanted
-		}
-		return fmt.Errorf("container %q: %w", id, ErrNotRunning)
-	}
 	if !all {
-		return c.Signal(sig)
+		if err := c.Signal(sig); err != nil {
+			if errors.Is(err, libcontainer.ErrNotRunning) {
+				return fmt.Errorf("container %q: %w", id, ErrNotRunning)
+			}
+			return fmt.Errorf("signalling %q: %w", id, err)
+		}
+		return nil
 	}
 	pids, err := c.Processes()
 	if err != nil {
+		if status == libcontainer.Stopped {
+			return nil // nothing left to signal: what the caller wanted
+		}
 		return fmt.Errorf("listing processes of %q: %w", id, err)
 	}
 	for _, pid := range pids {

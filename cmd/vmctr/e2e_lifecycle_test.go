@@ -390,7 +390,8 @@ func TestE2EKill(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	for _, bad := range []string{"NOPE", "0", "65", "-1"} {
+	e.ok("kill", id, "0") // alive
+	for _, bad := range []string{"NOPE", "65", "-1"} {
 		e.fail("signal", "kill", id, bad)
 	}
 	if e.state(id).Status != "running" {
@@ -399,6 +400,7 @@ func TestE2EKill(t *testing.T) {
 	e.ok("kill", id, "SIGKILL")
 	e.waitStatus(id, "stopped")
 	e.fail("not running", "kill", id, "KILL")
+	e.fail("not running", "kill", id, "0")
 	e.ok("kill", "--all", id, "KILL") // nothing left to signal: fine
 	e.fail("does not exist", "kill", "no-such-container-"+id, "KILL")
 }
