@@ -129,6 +129,12 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 			p.Capabilities.Bounding = append(p.Capabilities.Bounding, cp)
 			p.Capabilities.Effective = append(p.Capabilities.Effective, cp)
 			p.Capabilities.Permitted = append(p.Capabilities.Permitted, cp)
+			// As runc: an ambient capability needs the inheritable bit,
+			// which --cap does not set; where the config has an
+			// inheritable set, --cap adds the capability to ambient too.
+			if p.Capabilities.Inheritable != nil {
+				p.Capabilities.Ambient = append(p.Capabilities.Ambient, cp)
+			}
 		}
 	}
 	if c.IsSet("no-new-privs") {
