@@ -1,0 +1,81 @@
+package container
+
+// Regression tests for bugs found by running runc's bats suite against vmctr
+// and by the adversarial pass (hack/runc-compat.sh, docs/runc-compat.md).
+// Unit tests only: no root needed. The end-to-end ones are in
+// cmd/vmctr/e2e_hardening_test.go.
+
+import (
+	"testing"
+
+	"github.com/opencontainers/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// update.bats "update per-device iops/bps values": update used to drop
+// per-device block IO values, and must not change the current config's
+// entries in place (a refused update restores them).
+func TestMergeResourcesBlkioDevices(t *testing.T) {
+	old := &cgroups.ThrottleDevice{Rate: 100}
+	old.Major, old.Minor = 7, 0
+	oldW := cgroups.NewWeightDevice(7, 0, 100, 0)
+	res := &cgroups.Resources{
+		BlkioThrottleReadBpsDevice: []*cgroups.ThrottleDevice{old},
+		BlkioWeightDevice:          []*cgroups.WeightDevice{oldW},
+	}
+	cur := *res
+	w := uint16(500)
+	r := &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{
+		LeafWeight:             valuePtr(uint16(300)),
+		WeightDevice:           []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 7, Minor: 0}, Weight: &w}},
+		ThrottleReadBpsDevice:  []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 7, Minor: 0}, Rate: 4096}},
+		ThrottleWriteBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 1}, Rate: 1024}},
+		ThrottleReadIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 1}, Rate: 10}},
+		ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{
+			{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 1}, Rate: 9},
+			{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 1}, Rate: 11}, // the last one wins
+		},
+	}}
+	if err := mergeResources(res, r); err != nil {
+		t.Fatal(err)
+	}
+	if old.Rate != 100 || oldW.Weight != 100 || cur.BlkioThrottleReadBpsDevice[0] != old {
+		t.Error("mergeResources changed the current config's devices in place")
+	}
+	check := func(name string, got []*cgroups.ThrottleDevice, major int64, rate uint64) {
+		t.Helper()
+		if len(got) != 1 || got[0].Major != major || got[0].Rate != rate {
+			t.Errorf("%s = %v, want one device %d with rate %d", name, got, major, rate)
+		}
+	}
+	check("read bps", res.BlkioThrottleReadBpsDevice, 7, 4096)
+	check("write bps", res.BlkioThrottleWriteBpsDevice, 8, 1024)
+	check("read iops", res.BlkioThrottleReadIOPSDevice, 8, 10)
+	check("write iops", res.BlkioThrottleWriteIOPSDevice, 8, 11)
+	if len(res.BlkioWeightDevice) != 1 || res.BlkioWeightDevice[0].Weight != 500 {
+		t.Errorf("weight devices = %v, want one with weight 500", res.BlkioWeightDevice)
+	}
+	if res.BlkioLeafWeight != 300 {
+		t.Errorf("leaf weight = %d, want 300", res.BlkioLeafWeight)
+	}
+}
+
+// update.bats "update cgroup cpu.idle": with idle set and no shares, update
+// must not write the recorded weight back (the kernel refuses it for an
+// idle group).
+func TestMergeResourcesCPUIdle(t *testing.T) {
+	res := &cgroups.Resources{CpuShares: 100, CpuWeight: 4}
+	if err := mergeResources(res, &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: valuePtr(int64(1))}}); err != nil {
+		t.Fatal(err)
+	}
+	if res.CPUIdle == nil || *res.CPUIdle != 1 || res.CpuShares != 0 || res.CpuWeight != 0 {
+		t.Errorf("idle %v, shares %d, weight %d; want idle 1 and no shares or weight", res.CPUIdle, res.CpuShares, res.CpuWeight)
+	}
+	res = &cgroups.Resources{}
+	if err := mergeResources(res, &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: valuePtr(int64(0)), Shares: valuePtr(uint64(512))}}); err != nil {
+		t.Fatal(err)
+	}
+	if res.CpuShares != 512 {
+		t.Errorf("shares %d, want 512 (given together with idle)", res.CpuShares)
+	}
+}
