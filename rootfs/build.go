@@ -92,10 +92,22 @@ func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".vmctr-build-")
+	// Builds killed before they could clean up (SIGKILL, a crash) left
+	// their build directories beside their outputs: remove those while
+	// this one runs.
+	cleaned := make(chan struct{})
+	go func() {
+		defer close(cleaned)
+		removeStaleBuilds(filepath.Dir(out))
+	}()
+	defer func() { <-cleaned }()
+	tmp, lock, err := makeBuildDir(out)
 	if err != nil {
-		return nil, fmt.Errorf("creating a build directory beside %s: %w", out, err)
+		return nil, err
 	}
+	// Held until the build is renamed into place or removed: while it is,
+	// no other build takes tmp for stale.
+	defer unix.Close(lock)
 	defer func() {
 		if retErr != nil {
 			if err := os.RemoveAll(tmp); err != nil {
@@ -848,40 +860,4 @@ func prepareOutput(out string, force bool) (string, error) {
 		}
 	}
 	return out, nil
-}
-
-// replaceDir moves the finished build tmp to out. An empty out is
-// replaced by the rename; a non-empty one (filled by someone else during
-// the build, or there from the start) only with force: it is moved aside
-// first and removed after.
-func replaceDir(tmp, out string, force bool) error {
-	// rename(2) itself: os.Rename refuses any existing directory.
-	if err := unix.Rename(tmp, out); err == nil {
-		return nil
-	} else if !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("moving the build into %s: %w", out, err)
-	}
-	if !force {
-		return fmt.Errorf("%w: %s was filled during the build (use --force to replace it)", ErrOutputExists, out)
-	}
-	old, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".vmctr-old-")
-	if err != nil {
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	if err := unix.Renameat2(unix.AT_FDCWD, out, unix.AT_FDCWD, old, unix.RENAME_EXCHANGE); err != nil {
-		os.Remove(old)
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	// old now holds the previous bundle, out the empty temp dir.
-	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, out, unix.RENAME_EXCHANGE); err != nil {
-		_ = unix.Renameat2(unix.AT_FDCWD, out, unix.AT_FDCWD, old, unix.RENAME_EXCHANGE)
-		os.Remove(old)
-		return fmt.Errorf("replacing %s: %w", out, err)
-	}
-	// tmp is the empty dir now; old the previous bundle.
-	os.Remove(tmp)
-	if err := os.RemoveAll(old); err != nil {
-		logrus.Warnf("rootfs: removing the replaced bundle %s: %v", old, err)
-	}
-	return nil
 }

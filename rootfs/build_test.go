@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -398,6 +399,71 @@ func TestBuildOutput(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(parent); len(ents) != 3 {
 		t.Errorf("beside the outputs: %v", ents)
+	}
+}
+
+// TestStaleBuilds: a build removes the build directories that builds which
+// died left beside their outputs (nobody holds their lock), and never one
+// whose build is alive.
+func TestStaleBuilds(t *testing.T) {
+	src := sourceRoot(t)
+	parent := t.TempDir()
+	mk := func(name string) string {
+		p := filepath.Join(parent, name)
+		write(t, filepath.Join(p, "rootfs/usr/bin/app"), "x", 0o755)
+		return p
+	}
+	stale := mk(".a.vmctr-build-4194304-123")
+	legacy := mk(".b.vmctr-old-456")
+	newYoung := mk(".c.vmctr-new-789")
+	newOld := mk(".d.vmctr-new-012")
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(newOld, past, past); err != nil {
+		t.Fatal(err)
+	}
+	live := mk(".e.vmctr-build-1-345")
+	fd, err := unix.Open(live, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	notDir := filepath.Join(parent, ".f.vmctr-build-2-678")
+	write(t, notDir, "a file", 0o644)
+	other := mk("bundle-of-someone-else")
+
+	out := filepath.Join(parent, "out")
+	if _, err := Build(context.Background(), buildOpts(t, src, out)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{stale, legacy, newOld} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s (left by a dead build) is still there", filepath.Base(p))
+		}
+	}
+	for _, p := range []string{live, newYoung, notDir, other, out} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
+	}
+	// The build's own directory took the -build-PID- name while it ran.
+	if _, err := os.Stat(filepath.Join(out, "rootfs/usr/bin/app")); err != nil {
+		t.Fatal(err)
+	}
+	tmp, lock, err := makeBuildDir(filepath.Join(parent, "next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	defer unix.Close(lock)
+	if want := ".next.vmctr-build-" + strconv.Itoa(os.Getpid()) + "-"; !strings.HasPrefix(filepath.Base(tmp), want) {
+		t.Errorf("build directory %s, want %s*", filepath.Base(tmp), want)
+	}
+	removeStaleBuilds(parent)
+	if _, err := os.Stat(tmp); err != nil {
+		t.Errorf("a live build's directory was removed: %v", err)
 	}
 }
 

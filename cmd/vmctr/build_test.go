@@ -815,6 +815,89 @@ func TestE2EBuildBadInput(t *testing.T) {
 	}
 }
 
+// TestE2EBuildKilled: a build killed with SIGKILL leaves its build
+// directory beside its output; the next build in that directory removes
+// it, but never the directory of a build that is still running (here:
+// stopped with SIGSTOP, its lock held).
+func TestE2EBuildKilled(t *testing.T) {
+	needProgs(t, "/bin/busybox", "/usr/share")
+	e := newEnv(t)
+	parent := e.newDir("out")
+	if err := os.Mkdir(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A slow build: discovery walks /usr/share, then excludes all of it.
+	slow := e.command(e.buildArgs(filepath.Join(parent, "slow"), "--app", "/bin/busybox",
+		"--file", "/usr/share", "--exclude", "/usr/share/**")...)
+	slow.Stdout, slow.Stderr = e.tempFile("slow-out"), e.tempFile("slow-err")
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = slow.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = slow.Process.Kill()
+		<-exited
+	})
+	var dir string
+	for deadline := time.Now().Add(10 * time.Second); dir == "" && time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			t.Fatal("the slow build finished before it could be stopped")
+		default:
+		}
+		ents, _ := os.ReadDir(parent)
+		for _, en := range ents {
+			if strings.HasPrefix(en.Name(), ".slow.vmctr-build-"+strconv.Itoa(slow.Process.Pid)+"-") {
+				dir = filepath.Join(parent, en.Name())
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if dir == "" {
+		t.Fatal("no build directory .slow.vmctr-build-PID-* appeared")
+	}
+	if err := unix.Kill(slow.Process.Pid, unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the slow build moved on before it stopped: %v", err)
+	}
+	// A live build's directory stays.
+	if r := e.run(nil, e.buildArgs(filepath.Join(parent, "second"), "--app", "/bin/busybox")...); r.code != 0 {
+		t.Fatalf("second build: %s", r)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("a running build's directory was removed: %v", err)
+	}
+	// A dead one's goes.
+	if err := unix.Kill(slow.Process.Pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the killed build left nothing to clean up: %v", err)
+	}
+	r := e.run(nil, e.buildArgs(filepath.Join(parent, "third"), "--app", "/bin/busybox")...)
+	if r.code != 0 {
+		t.Fatalf("third build: %s", r)
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		t.Errorf("the killed build's directory %s is still there", dir)
+	}
+	if !strings.Contains(r.stderr, filepath.Base(dir)) {
+		t.Errorf("the third build did not say it removed %s:\n%s", dir, r.stderr)
+	}
+	ents, _ := os.ReadDir(parent)
+	var names []string
+	for _, en := range ents {
+		names = append(names, en.Name())
+	}
+	if strings.Join(names, " ") != "second third" {
+		t.Errorf("beside the outputs: %v, want second third", names)
+	}
+}
+
 // withoutDACOverride runs vmctr as root without CAP_DAC_OVERRIDE and
 // CAP_DAC_READ_SEARCH, so that a mode-000 file is unreadable to it.
 func withoutDACOverride(cmd *exec.Cmd) {

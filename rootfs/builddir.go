@@ -1,0 +1,142 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+)
+
+// A build writes into a directory beside its output and renames it into
+// place at the end. The directory's name says what it is:
+//
+//	.NAME.vmctr-new-RANDOM          being created (for an instant)
+//	.NAME.vmctr-build-PID-RANDOM    a build by process PID, running or dead
+//
+// The build holds an exclusive flock(2) on the directory from before it
+// takes its -build- name until the build is renamed into place or removed.
+// The kernel drops the lock when the process dies, however it dies, so a
+// -build- directory nobody holds a lock on belongs to a build that is gone,
+// and the next build in the same directory removes it (removeStaleBuilds).
+// The PID is for people; the lock decides, so a build in another PID
+// namespace is safe too.
+const (
+	buildDirNew   = ".vmctr-new-"
+	buildDirBuild = ".vmctr-build-"
+	buildDirOld   = ".vmctr-old-" // replaced bundles of earlier vmctr versions
+)
+
+// staleNewAge is how old an unlocked -new- directory must be to be taken for
+// stale: its builder locks and renames it right after creating it.
+const staleNewAge = time.Minute
+
+// makeBuildDir creates the build directory for out, locked, and returns its
+// path and the descriptor that holds the lock (the caller closes it when
+// the build is in place or removed).
+func makeBuildDir(out string) (string, int, error) {
+	dir, base := filepath.Dir(out), filepath.Base(out)
+	fail := func(err error) (string, int, error) {
+		return "", -1, fmt.Errorf("creating a build directory beside %s: %w", out, err)
+	}
+	tmp, err := os.MkdirTemp(dir, "."+base+buildDirNew+"*")
+	if err != nil {
+		return fail(err)
+	}
+	fd, err := unix.Open(tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err == nil {
+		if err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fail(err)
+	}
+	// Renamed only once locked: a -build- directory is never unlocked
+	// while its builder lives.
+	random := strings.TrimPrefix(filepath.Base(tmp), "."+base+buildDirNew)
+	final := filepath.Join(dir, "."+base+buildDirBuild+strconv.Itoa(os.Getpid())+"-"+random)
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
+		unix.Close(fd)
+		os.Remove(tmp)
+		return fail(err)
+	}
+	return final, fd, nil
+}
+
+// removeStaleBuilds removes the build directories in dir whose builds are
+// gone: -build- (and older vmctr versions' -old-) directories that nobody
+// holds a lock on, and -new- ones that are also older than staleNewAge.
+// Each is removed while this process holds its lock. Problems are logged:
+// they never fail a build.
+func removeStaleBuilds(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		logrus.Debugf("rootfs: looking for stale builds in %s: %v", dir, err)
+		return
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		logrus.Debugf("rootfs: looking for stale builds in %s: %v", dir, err)
+		return
+	}
+	for _, name := range names {
+		isNew := strings.Contains(name, buildDirNew)
+		if !strings.HasPrefix(name, ".") || !isNew && !strings.Contains(name, buildDirBuild) && !strings.Contains(name, buildDirOld) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // gone, not a directory, or not ours to open
+		}
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			unix.Close(fd) // a live build's
+			continue
+		}
+		var st unix.Stat_t
+		if isNew && (unix.Fstat(fd, &st) != nil || time.Since(time.Unix(st.Mtim.Unix())) < staleNewAge) {
+			unix.Close(fd)
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			logrus.Warnf("rootfs: removing the build directory %s, left by a build that did not finish: %v", p, err)
+		} else {
+			logrus.Warnf("rootfs: removed %s, left by a build that did not finish", p)
+		}
+		unix.Close(fd)
+	}
+}
+
+// replaceDir moves the finished build tmp to out. An empty out is
+// replaced by the rename; a non-empty one (filled by someone else during
+// the build, or there from the start) only with force: the two are
+// exchanged (RENAME_EXCHANGE), so that out is always a whole bundle, and
+// the previous one, now at tmp's name, is removed.
+func replaceDir(tmp, out string, force bool) error {
+	// rename(2) itself: os.Rename refuses any existing directory.
+	if err := unix.Rename(tmp, out); err == nil {
+		return nil
+	} else if !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("moving the build into %s: %w", out, err)
+	}
+	if !force {
+		return fmt.Errorf("%w: %s was filled during the build (use --force to replace it)", ErrOutputExists, out)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, out, unix.RENAME_EXCHANGE); err != nil {
+		return fmt.Errorf("replacing %s: %w", out, err)
+	}
+	// tmp is the previous bundle now. If this process dies before it is
+	// gone, the next build removes it: nobody holds a lock on it.
+	if err := os.RemoveAll(tmp); err != nil {
+		logrus.Warnf("rootfs: removing the replaced bundle (now %s): %v", tmp, err)
+	}
+	return nil
+}
