@@ -33,6 +33,9 @@ type CreateOpts struct {
 	SystemdCgroup bool
 	// Detach (run only): return once the process runs instead of waiting.
 	Detach bool
+	// Keep (attached run only): leave the stopped container (state,
+	// cgroups) for `delete` instead of deleting it when its process exits.
+	Keep bool
 	// SpecOpts are applied to the bundle's config after vmctr's own.
 	SpecOpts []SpecOpt
 }
@@ -218,6 +221,9 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	status, err := fw.wait(p, io)
 	if err != nil {
 		return -1, err
+	}
+	if o.Keep {
+		return status, nil
 	}
 	unlock, err = st.lock(o.ID)
 	if err != nil {
