@@ -79,3 +79,22 @@ func TestMergeResourcesCPUIdle(t *testing.T) {
 		t.Errorf("shares %d, want 512 (given together with idle)", res.CpuShares)
 	}
 }
+
+// cpu_affinity.bats: process.execCPUAffinity was ignored. A bad value is an
+// error in the config, found when it is parsed.
+func TestExecCPUAffinity(t *testing.T) {
+	p := &specs.Process{Args: []string{"true"}, Cwd: "/", ExecCPUAffinity: &specs.CPUAffinity{Initial: "0-1", Final: "1"}}
+	if err := validateProcess(p); err != nil {
+		t.Fatal(err)
+	}
+	lp := newProcess(p, false)
+	if lp.CPUAffinity == nil || lp.CPUAffinity.Initial == nil || lp.CPUAffinity.Final == nil {
+		t.Fatalf("CPUAffinity = %+v, want initial and final", lp.CPUAffinity)
+	}
+	for _, bad := range []string{"x", "1-", "3-1", "-1"} {
+		p.ExecCPUAffinity = &specs.CPUAffinity{Initial: bad}
+		if err := validateProcess(p); err == nil {
+			t.Errorf("execCPUAffinity.initial %q: no error", bad)
+		}
+	}
+}

@@ -62,5 +62,7 @@ func newProcess(p *specs.Process, init bool) *libcontainer.Process {
 	for _, r := range p.Rlimits {
 		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: rlimitTypes[r.Type], Hard: r.Hard, Soft: r.Soft})
 	}
+	// validateProcess checked that it converts.
+	lp.CPUAffinity, _ = configs.ConvertCPUAffinity(p.ExecCPUAffinity)
 	return lp
 }

@@ -115,6 +115,9 @@ func validateProcess(p *specs.Process) error {
 			}
 		}
 	}
+	if _, err := configs.ConvertCPUAffinity(p.ExecCPUAffinity); err != nil {
+		return fmt.Errorf("process.execCPUAffinity: %w", err)
+	}
 	for _, r := range p.Rlimits {
 		if _, ok := rlimitTypes[r.Type]; !ok {
 			return fmt.Errorf("unknown rlimit type %q", r.Type)
