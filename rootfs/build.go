@@ -392,7 +392,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 			asked[f.Path] = string(f.Reason) + ": " + f.Detail
 			continue
 		}
-		if err := pl.add(f.Path, string(f.Reason), f.Detail); err != nil {
+		if err := pl.add(f.Path, string(f.Reason), f.Detail, f.Via); err != nil {
 			return err
 		}
 	}
@@ -783,7 +783,7 @@ func (b *builder) writeExecution(c *copier) ([]Entry, error) {
 func (n *node) entry() Entry {
 	e := Entry{
 		Path: n.path, Type: n.kind.String(), Source: n.path, Mode: fmt.Sprintf("%04o", n.mode),
-		UID: n.uid, GID: n.gid, Reason: n.reason, Detail: n.detail, Modified: n.note != "",
+		UID: n.uid, GID: n.gid, Reason: n.reason, Detail: n.detail, Via: n.via, Modified: n.note != "",
 	}
 	switch n.kind {
 	case kindFile, kindHardlink:

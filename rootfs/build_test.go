@@ -270,6 +270,17 @@ func TestBuild(t *testing.T) {
 	if e == nil || e.Reason != "app" || e.Size == 0 || len(e.SHA256) != 64 {
 		t.Errorf("manifest /usr/bin/app: %+v", e)
 	}
+	// Why follows each entry's via: /bin is on the way to the app; a file
+	// of a --file tree is there for the tree.
+	for p, want := range map[string]string{"/bin": "/bin /usr/bin/app", "/data/everyone": "/data/everyone /data", "/usr": "/usr /bin /usr/bin/app"} {
+		var got []string
+		for _, e := range m.Why(p) {
+			got = append(got, e.Path)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("Why(%s) = %v, want %s", p, got, want)
+		}
+	}
 	// Every path in the tree is in the manifest, and the other way round.
 	seen := map[string]bool{}
 	err = filepath.Walk(rfs, func(p string, fi os.FileInfo, err error) error {
@@ -498,32 +509,32 @@ func TestPlanner(t *testing.T) {
 		{"/proc/self/exe", "trace", nil}, // skipped: the runtime mounts /proc
 	} {
 		pl := newPlanner(src, fd, nil)
-		err := pl.add(tc.p, tc.reason, "")
+		err := pl.add(tc.p, tc.reason, "", "")
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
 			t.Errorf("add(%s, %s) = %v, want %v", tc.p, tc.reason, err, tc.err)
 		}
 	}
 	// Links on the way are planned as links; the target as a file with the reason.
 	pl := newPlanner(src, fd, nil)
-	if err := pl.add("/bin/app", "app", "named"); err != nil {
+	if err := pl.add("/bin/app", "app", "named", ""); err != nil {
 		t.Fatal(err)
 	}
-	if n := pl.nodes["/bin"]; n == nil || n.kind != kindSymlink || n.reason != ReasonSymlink {
+	if n := pl.nodes["/bin"]; n == nil || n.kind != kindSymlink || n.reason != ReasonSymlink || n.via != "/bin/app" {
 		t.Errorf("/bin: %+v", n)
 	}
 	if n := pl.nodes["/usr/bin/app"]; n == nil || n.kind != kindFile || n.reason != "app" {
 		t.Errorf("/usr/bin/app: %+v", n)
 	}
-	if n := pl.nodes["/usr"]; n == nil || n.kind != kindDir || n.reason != ReasonParent {
+	if n := pl.nodes["/usr"]; n == nil || n.kind != kindDir || n.reason != ReasonParent || n.via != "/bin/app" {
 		t.Errorf("/usr: %+v", n)
 	}
-	if err := pl.add("/etc/rel", "explicit", "asked"); err != nil {
+	if err := pl.add("/etc/rel", "explicit", "asked", "/etc"); err != nil {
 		t.Fatal(err)
 	}
-	if n := pl.nodes["/etc/rel"]; n == nil || n.kind != kindSymlink || n.reason != "explicit" {
+	if n := pl.nodes["/etc/rel"]; n == nil || n.kind != kindSymlink || n.reason != "explicit" || n.via != "/etc" {
 		t.Errorf("/etc/rel: %+v", n)
 	}
-	if n := pl.nodes["/data/b"]; n == nil || n.reason != ReasonSymlink || n.detail != "target of /etc/rel" {
+	if n := pl.nodes["/data/b"]; n == nil || n.reason != ReasonSymlink || n.detail != "target of /etc/rel" || n.via != "/etc/rel" {
 		t.Errorf("/data/b: %+v", n)
 	}
 }
@@ -531,11 +542,12 @@ func TestPlanner(t *testing.T) {
 func TestWhy(t *testing.T) {
 	m := &Manifest{Files: []Entry{
 		{Path: "/lib", Type: TypeSymlink, Link: "usr/lib"},
-		{Path: "/usr/lib/libc.so.6", Reason: "elf-dep", Detail: "DT_NEEDED libc.so.6 of /lib/libssl.so.3"},
-		{Path: "/usr/lib/libssl.so.3", Reason: "elf-dep", Detail: "DT_NEEDED libssl.so.3 of /usr/sbin/nginx"},
-		{Path: "/usr/sbin/nginx", Reason: "app", Detail: "named with --app"},
-		{Path: "/x", Reason: "elf-dep", Detail: "loop via /y"},
-		{Path: "/y", Reason: "elf-dep", Detail: "loop via /x"},
+		{Path: "/usr/lib/libc.so.6", Reason: "elf-dep", Detail: "DT_NEEDED libc.so.6 of /lib/libssl.so.3", Via: "/lib/libssl.so.3"},
+		{Path: "/usr/lib/libssl.so.3", Reason: "elf-dep", Detail: "DT_NEEDED libssl.so.3 of /usr/sbin/nginx (/etc/ld.so.cache)", Via: "/usr/sbin/nginx"},
+		{Path: "/usr/sbin/nginx", Reason: "app", Detail: "--app /usr/sbin/nginx"},
+		{Path: "/usr/share/x/data", Reason: "package", Detail: "package x (dependency of /usr/sbin/nginx)", Via: "x"},
+		{Path: "/x", Reason: "elf-dep", Detail: "loop", Via: "/y"},
+		{Path: "/y", Reason: "elf-dep", Detail: "loop", Via: "/x"},
 	}}
 	chain := m.Why("/usr/lib/libc.so.6")
 	var got []string
@@ -547,6 +559,10 @@ func TestWhy(t *testing.T) {
 	}
 	if len(m.Why("/x")) != 2 {
 		t.Errorf("a loop: %v", m.Why("/x"))
+	}
+	// Via names a package, not a file; the detail's path is for people.
+	if len(m.Why("/usr/share/x/data")) != 1 {
+		t.Errorf("a package file: %v", m.Why("/usr/share/x/data"))
 	}
 	if m.Why("/nope") != nil {
 		t.Error("Why of a missing path")

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -55,18 +54,23 @@ type Manifest struct {
 
 // Entry is one path in the container's root file system.
 type Entry struct {
-	Path     string `json:"path"`             // inside the container
-	Type     string `json:"type"`             // file, dir, symlink, hardlink, fifo
-	Source   string `json:"source,omitempty"` // inside the source root; empty for files vmctr made
-	Mode     string `json:"mode"`             // permission bits in octal, as stored in the container
-	UID      int    `json:"uid"`
-	GID      int    `json:"gid"`
-	Size     int64  `json:"size"`
-	SHA256   string `json:"sha256,omitempty"` // of the content in the container (files and hard links)
-	Link     string `json:"link,omitempty"`   // a symlink's target, or the path a hard link shares its inode with
-	Reason   string `json:"reason"`
-	Detail   string `json:"detail,omitempty"` // why, in words
-	Modified bool   `json:"modified"`         // differs from the source on purpose (see Detail)
+	Path   string `json:"path"`             // inside the container
+	Type   string `json:"type"`             // file, dir, symlink, hardlink, fifo
+	Source string `json:"source,omitempty"` // inside the source root; empty for files vmctr made
+	Mode   string `json:"mode"`             // permission bits in octal, as stored in the container
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"` // of the content in the container (files and hard links)
+	Link   string `json:"link,omitempty"`   // a symlink's target, or the path a hard link shares its inode with
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"` // why, in words
+	// Via is what made it needed (elfdeps.File.Via): an absolute path
+	// names the file it was needed for, as that file was named (possibly
+	// through links the manifest records); anything else names a Debian
+	// package; empty means it was asked for, or is vmctr's own.
+	Via      string `json:"via,omitempty"`
+	Modified bool   `json:"modified"` // differs from the source on purpose (see Detail)
 }
 
 // Lookup returns the entry for p, or nil.
@@ -87,20 +91,11 @@ func (m *Manifest) Lookup(p string) *Entry {
 	return &m.Files[i]
 }
 
-// absPath finds absolute paths inside a Detail text.
-var absPath = regexp.MustCompile(`(?:^|[\s(])(/[^\s,;:()]+)`)
-
-// whyMarkers introduce, in a Detail text, the path that made a file needed
-// ("DT_NEEDED libc.so.6 of /usr/sbin/nginx (/etc/ld.so.cache)", "symlink
-// to /usr/lib, on the way to /usr/lib/x/libc.so.6", "open by
-// /usr/bin/python3 under trace"), most telling first.
-var whyMarkers = []string{"on the way to ", "target of ", " of ", " by "}
-
 // Why answers "why is this file here?": the entry for p, then the entry
 // that made it needed, and so on back to what the user asked for (an app, a
-// package, an explicit file). The chain follows the path each entry's
-// Detail names as its cause and stops at an entry that names no other file
-// in the manifest. It returns nil if p is not in the manifest.
+// package's file, an explicit file). The chain follows each entry's Via
+// while it names another file of the manifest. It returns nil if p is not
+// in the manifest.
 func (m *Manifest) Why(p string) []Entry {
 	e := m.Lookup(m.resolveDir(path.Clean("/" + p)))
 	if e == nil {
@@ -109,7 +104,7 @@ func (m *Manifest) Why(p string) []Entry {
 	chain := []Entry{*e}
 	seen := map[string]bool{e.Path: true}
 	for {
-		next := m.cause(e.Detail, seen)
+		next := m.cause(e.Via, seen)
 		if next == nil {
 			return chain
 		}
@@ -119,32 +114,16 @@ func (m *Manifest) Why(p string) []Entry {
 	}
 }
 
-// cause finds the entry a Detail text names as the cause, skipping seen ones.
-func (m *Manifest) cause(detail string, seen map[string]bool) *Entry {
-	lookup := func(c string) *Entry {
-		c = path.Clean(c)
-		// The path as named (its directories resolved), else where it
-		// leads: "target of /lib/x/libz.so.1" means the link itself.
-		for _, cand := range []string{m.resolveDir(c), m.resolve(c)} {
-			if n := m.Lookup(cand); n != nil && !seen[n.Path] {
-				return n
-			}
-		}
+// cause finds the entry via names, skipping seen ones: the path as named
+// (its directories resolved through the manifest's links), else where it
+// leads ("target of /lib/x/libz.so.1" is the link itself).
+func (m *Manifest) cause(via string, seen map[string]bool) *Entry {
+	if !path.IsAbs(via) {
 		return nil
 	}
-	for _, mk := range whyMarkers {
-		i := strings.LastIndex(detail, mk)
-		if i < 0 {
-			continue
-		}
-		if sm := absPath.FindStringSubmatch(detail[i+len(mk)-1:]); sm != nil {
-			if n := lookup(sm[1]); n != nil {
-				return n
-			}
-		}
-	}
-	for _, sm := range absPath.FindAllStringSubmatch(detail, -1) {
-		if n := lookup(sm[1]); n != nil {
+	c := path.Clean(via)
+	for _, cand := range []string{m.resolveDir(c), m.resolve(c)} {
+		if n := m.Lookup(cand); n != nil && !seen[n.Path] {
 			return n
 		}
 	}

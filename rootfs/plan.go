@@ -46,6 +46,7 @@ type node struct {
 	linkTo string      // a hard link: the path of the first name of its inode
 	reason string
 	detail string
+	via    string // what made it needed (Entry.Via)
 
 	// filled while copying
 	sha256 string
@@ -195,8 +196,9 @@ func (pl *planner) pathError(what, p string, err error, detail string) error {
 // to it: its parent directories and every symbolic link its resolution
 // passes, each recreated as a link. The first reason given for a path
 // wins, except that a directory planned only as a parent takes the reason
-// of a later explicit request.
-func (pl *planner) add(p, reason, detail string) error {
+// of a later explicit request. reason, detail and via say why p is needed
+// (elfdeps.File); what lies on the way is needed via p.
+func (pl *planner) add(p, reason, detail, via string) error {
 	if !path.IsAbs(p) {
 		return pl.pathError("path", p, ErrOutsideRoot, "not an absolute path")
 	}
@@ -213,7 +215,7 @@ func (pl *planner) add(p, reason, detail string) error {
 		pl.skipped++
 		return nil
 	}
-	canon, err := pl.resolve(p, reason, detail)
+	canon, err := pl.resolve(p, reason, detail, via)
 	if err != nil {
 		return err
 	}
@@ -230,7 +232,7 @@ func (pl *planner) add(p, reason, detail string) error {
 // each directory and symbolic link on the way and the file it ends at,
 // which gets reason and detail (or "symlink" if p itself is a link). It
 // returns the canonical path.
-func (pl *planner) resolve(p, reason, detail string) (string, error) {
+func (pl *planner) resolve(p, reason, detail, via string) (string, error) {
 	// comp is a path component still to walk, with the link whose target
 	// it came from ("" if it is part of p itself).
 	type comp struct{ name, link string }
@@ -315,12 +317,12 @@ func (pl *planner) resolve(p, reason, detail string) (string, error) {
 			if target == "" {
 				return "", pl.pathError("file", p, ErrBrokenSymlink, "link "+next+" is empty")
 			}
-			r, d := ReasonSymlink, "on the way to "+p
+			r, d, v := ReasonSymlink, "on the way to "+p, p
 			if last && !pIsLink && c.link == "" {
-				r, d = reason, detail
+				r, d, v = reason, detail, via
 				pIsLink = true
 			}
-			pl.put(&node{path: next, kind: kindSymlink, st: *st, target: target, reason: r, detail: d})
+			pl.put(&node{path: next, kind: kindSymlink, st: *st, target: target, reason: r, detail: d, via: v})
 			if path.IsAbs(target) {
 				cur = "/"
 			}
@@ -336,15 +338,15 @@ func (pl *planner) resolve(p, reason, detail string) (string, error) {
 		cur = next
 		if !last {
 			if _, ok := pl.nodes[cur]; !ok {
-				pl.put(&node{path: cur, kind: kindDir, st: *st, reason: ReasonParent, detail: "directory of " + p})
+				pl.put(&node{path: cur, kind: kindDir, st: *st, reason: ReasonParent, detail: "directory of " + p, via: p})
 			}
 			continue
 		}
-		r, d := reason, detail
+		r, d, v := reason, detail, via
 		if pIsLink {
-			r, d = ReasonSymlink, "target of "+p
+			r, d, v = ReasonSymlink, "target of "+p, p
 		}
-		n := &node{path: cur, st: *st, reason: r, detail: d}
+		n := &node{path: cur, st: *st, reason: r, detail: d, via: v}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
 			n.kind = kindDir
@@ -386,7 +388,7 @@ func (pl *planner) put(n *node) {
 		return
 	}
 	if old.kind == kindDir && old.reason == ReasonParent && n.reason != ReasonParent {
-		old.reason, old.detail = n.reason, n.detail
+		old.reason, old.detail, old.via = n.reason, n.detail, n.via
 	}
 }
 

@@ -338,7 +338,7 @@ func TestE2EBuildNginx(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.ok("inspect", "--format", "json", "--file", libc, id)), &chain); err != nil {
 		t.Fatal(err)
 	}
-	if len(chain) < 2 || chain[0].Path != libc || chain[len(chain)-1].Reason != "app" {
+	if len(chain) < 2 || chain[0].Path != libc || chain[0].Via == "" || chain[len(chain)-1].Reason != "app" || chain[len(chain)-1].Via != "" {
 		t.Errorf("inspect chain of %s: %+v", libc, chain)
 	}
 	table := e.ok("inspect", bundle)
@@ -371,8 +371,11 @@ func TestE2EBuildNginx(t *testing.T) {
 		bundle := e.build("--package", "nginx", "--keep-user", "www-data", "--file", "/var/www/html",
 			"--file", "/etc/nginx/sites-enabled", "--cmd", "/usr/sbin/nginx -g 'daemon off;'")
 		m := readManifest(t, bundle)
-		if e := m.Lookup("/etc/nginx/nginx.conf"); e == nil || e.Reason != "package" {
+		if e := m.Lookup("/etc/nginx/nginx.conf"); e == nil || e.Reason != "package" || e.Via != "nginx-common" {
 			t.Errorf("manifest entry of nginx.conf: %+v", e)
+		}
+		if why := e.ok("inspect", "--file", "/etc/nginx/nginx.conf", bundle); !strings.Contains(why, "via:    package nginx-common") {
+			t.Errorf("inspect --file /etc/nginx/nginx.conf:\n%s", why)
 		}
 		if pw, _ := os.ReadFile(filepath.Join(bundle, "rootfs/etc/passwd")); !strings.Contains(string(pw), "www-data:") {
 			t.Errorf("/etc/passwd lacks www-data:\n%s", pw)

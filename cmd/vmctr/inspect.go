@@ -23,7 +23,8 @@ var inspectCommand = &cli.Command{
 	ArgsUsage: "<bundle-dir|container-id>",
 	Description: `inspect reads the manifest vmctr build wrote into the container
 (/.vmctr/manifest.json). With --file it answers "why is this file here?": the
-file's entry, then the entry that needed it, back to what was asked for.`,
+file's entry, then the entry that needed it (its "via"), back to what was
+asked for.`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "file", Usage: "explain this path inside the container"},
 		&cli.StringFlag{Name: "format", Value: "table", Usage: "output: table or json"},
@@ -132,7 +133,9 @@ func printManifest(w io.Writer, m *rootfs.Manifest) {
 	tw.Flush()
 }
 
-// printWhy prints a reason chain: the file, then what needed it.
+// printWhy prints a reason chain: the file, then what needed it (each
+// entry's via). The last entry's via, if any, names no file of the
+// container: a package.
 func printWhy(w io.Writer, chain []rootfs.Entry) {
 	for i, e := range chain {
 		prefix := ""
@@ -158,6 +161,13 @@ func printWhy(w io.Writer, chain []rootfs.Entry) {
 		}
 		if e.Link != "" {
 			fmt.Fprintf(w, "%slink:   %s\n", ind, e.Link)
+		}
+		if i == len(chain)-1 && e.Via != "" {
+			via := e.Via
+			if !strings.HasPrefix(via, "/") {
+				via = "package " + via
+			}
+			fmt.Fprintf(w, "%svia:    %s\n", ind, via)
 		}
 	}
 }

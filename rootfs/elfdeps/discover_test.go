@@ -99,9 +99,24 @@ func TestDiscoverFakeRoot(t *testing.T) {
 					t.Errorf("%s: %s %q, want %s %q...", p, f.Reason, f.Detail, reason, detail)
 				}
 			}
+			// Via names the cause, for programs to follow.
+			for p, via := range map[string]string{
+				"/bin":                                      "/usr/bin/ls",
+				"/usr/bin/ls":                               "",
+				"/usr/lib64/ld-linux-x86-64.so.2":           "/bin/ls",
+				"/opt/lib/libselinux.so.1":                  "/bin/ls",
+				"/usr/lib/x86_64-linux-gnu/libc.so.6":       "/bin/ls",
+				"/usr/lib/x86_64-linux-gnu/libpcre2-8.so.0": "/opt/lib/libselinux.so.1",
+			} {
+				if f := files[p]; f.Via != via {
+					t.Errorf("%s: via %q, want %q", p, f.Via, via)
+				}
+			}
 			if withCache {
-				if _, ok := files["/etc/ld.so.cache"]; !ok {
+				if f, ok := files["/etc/ld.so.cache"]; !ok {
 					t.Error("/etc/ld.so.cache not listed")
+				} else if f.Via != "/usr/lib/x86_64-linux-gnu/libc.so.6" {
+					t.Errorf("/etc/ld.so.cache: via %q, want libc", f.Via)
 				}
 			}
 			// Every path exists in the root, as listed (no path through a symlinked directory).
@@ -288,6 +303,17 @@ func TestDiscoverScripts(t *testing.T) {
 			t.Errorf("%s: %+v, want detail %q", p, f, detail)
 		}
 	}
+	for p, via := range map[string]string{
+		"/usr/local/bin/wrapper": "",
+		"/usr/local/bin/tool":    "/usr/local/bin/wrapper",
+		"/usr/bin/env":           "/usr/local/bin/tool",
+		"/usr/bin/dash":          "/usr/bin/env",
+		"/usr/bin/python3.11":    "/usr/local/bin/tool",
+	} {
+		if f := files[p]; f.Via != via {
+			t.Errorf("%s: via %q, want %q", p, f.Via, via)
+		}
+	}
 	if f := files["/usr/lib/x86_64-linux-gnu/libc.so.6"]; f.Reason != ReasonELF {
 		t.Errorf("the interpreters' libraries are missing: %+v", f)
 	}
@@ -317,6 +343,12 @@ func TestDiscoverExplicitFiles(t *testing.T) {
 	for _, p := range []string{"/etc/app/conf.d/a.conf", "/etc/app/conf.d", "/usr/share/app/big", "/usr/lib/modules", "/usr/lib/modules/6.1/x.ko", "/etc/app/fifo"} {
 		if _, ok := files[p]; ok {
 			t.Errorf("%s listed", p)
+		}
+	}
+	// A tree's entries come via the --file directory; the directory itself was asked for.
+	for p, via := range map[string]string{"/etc/app": "", "/etc/app/app.conf": "/etc/app", "/etc/app/empty": "/etc/app", "/usr/share/app": "/etc/app", "/lib": ""} {
+		if f := files[p]; f.Via != via {
+			t.Errorf("%s: via %q, want %q", p, f.Via, via)
 		}
 	}
 }
@@ -366,6 +398,14 @@ func TestDiscoverRuntimeHost(t *testing.T) {
 	}
 	if nss == 0 || kernel != 0 {
 		t.Errorf("%d NSS modules, %d kernel files", nss, kernel)
+	}
+	// Runtime files come via the library that reads them.
+	libc, libssl := files["/usr/lib/x86_64-linux-gnu/libc.so.6"], files["/usr/lib/x86_64-linux-gnu/libssl.so.3"]
+	if f := files["/etc/nsswitch.conf"]; libc.Path == "" || f.Via != "/usr/lib/x86_64-linux-gnu/libc.so.6" {
+		t.Errorf("/etc/nsswitch.conf: via %q, want libc", f.Via)
+	}
+	if f := files["/etc/ssl/certs/ca-certificates.crt"]; libssl.Path != "" && f.Path != "" && !strings.HasPrefix(f.Via, "/usr/lib/x86_64-linux-gnu/lib") {
+		t.Errorf("/etc/ssl/certs/ca-certificates.crt: via %q, want a TLS library", f.Via)
 	}
 	if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil && certs == 0 {
 		t.Error("nginx links OpenSSL but no CA certificate is listed")

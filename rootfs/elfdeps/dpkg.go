@@ -311,8 +311,8 @@ func (d *discoverer) addPackages(ctx context.Context) error {
 		return err
 	}
 	type dirOf struct {
-		res *resolution
-		why string
+		res      *resolution
+		why, pkg string
 	}
 	var dirs []dirOf
 	var execs []string
@@ -341,17 +341,17 @@ func (d *discoverer) addPackages(ctx context.Context) error {
 			}
 			res, err := d.fs.resolve(f)
 			if err != nil {
-				d.addDangling(f, why, err)
+				d.addDangling(f, why, p.Name, err)
 				continue
 			}
 			if kernelIn(f, res) != "" || skippedPackagePath(res.Path) {
 				continue
 			}
 			if res.node.isDir() {
-				dirs = append(dirs, dirOf{res, why})
+				dirs = append(dirs, dirOf{res, why, p.Name})
 				continue
 			}
-			d.addResolved(res, ReasonPackage, why)
+			d.addResolved(res, ReasonPackage, why, p.Name)
 			if mayExecute(res.Path, res.node) {
 				execs = append(execs, res.Path)
 			}
@@ -388,7 +388,7 @@ func (d *discoverer) addPackages(ctx context.Context) error {
 	}
 	for _, dr := range dirs {
 		if !parents[dr.res.Path] {
-			d.addResolved(dr.res, ReasonPackage, dr.why)
+			d.addResolved(dr.res, ReasonPackage, dr.why, dr.pkg)
 		}
 	}
 	return nil
@@ -396,7 +396,7 @@ func (d *discoverer) addPackages(ctx context.Context) error {
 
 // addDangling lists a package's symlink whose target is missing (the link is
 // the package's file all the same); missing files are skipped.
-func (d *discoverer) addDangling(f, why string, err error) {
+func (d *discoverer) addDangling(f, why, pkg string, err error) {
 	if !errors.Is(err, ErrBrokenSymlink) {
 		logrus.Debugf("elfdeps: %s (%s): %v", f, why, err)
 		return
@@ -412,7 +412,7 @@ func (d *discoverer) addDangling(f, why string, err error) {
 		for i := range hops {
 			hops[i].Final = false
 		}
-		d.addResolved(&resolution{Path: p, Hops: hops, node: n}, ReasonPackage, why)
+		d.addResolved(&resolution{Path: p, Hops: hops, node: n}, ReasonPackage, why, pkg)
 		logrus.Debugf("elfdeps: %s (%s) is a dangling symlink: listed without its target", f, why)
 	}
 }

@@ -133,6 +133,19 @@ func TestDiscoverPackages(t *testing.T) {
 			t.Errorf("%s: %+v, want detail %q", p, f, detail)
 		}
 	}
+	// Via: the package that ships the file, or the file that needs it.
+	for p, via := range map[string]string{
+		"/usr/bin/app":                          "app",
+		"/var/lib/app":                          "app",
+		"/usr/bin/diverted":                     "base",
+		"/usr/lib/x86_64-linux-gnu/dangling.so": "libfoo1",
+		"/lib":                                  "/usr/lib/systemd/system/app.service",
+		"/usr/lib/x86_64-linux-gnu/libc.so.6":   "/usr/bin/tool",
+	} {
+		if f := files[p]; f.Via != via {
+			t.Errorf("%s: via %q, want %q", p, f.Via, via)
+		}
+	}
 	for _, p := range []string{"/usr/share/doc/app/copyright", "/usr/share/doc/app", "/usr/lib/i386-linux-gnu/libfoo.so.1",
 		"/usr/bin/unrelated", "/lib/modules/5.0/x.ko", "/usr/lib/modules/5.0/x.ko", "/usr/lib/modules", "/usr/bin/sh", "/var/lib", "/usr/bin/vanished", "/usr/bin/broken"} {
 		if f, ok := files[p]; ok {

@@ -53,10 +53,22 @@ const (
 // lies below them (empty directories of packages, directories the traced apps
 // wrote into, directories named with --file). A copier lstat()s the source to
 // tell them apart.
+//
+// Via names what made the path needed, for a program to follow (Detail says
+// the same for people):
+//   - an absolute path: the file inside the root whose need it is, as that
+//     file was named (it may lead through symlinks): the executable or
+//     library whose PT_INTERP or DT_NEEDED it is, the script whose #!
+//     interpreter it is, the library that reads a runtime file, the app
+//     that opened it under trace, the --file directory a tree entry is in,
+//     the path a symlink is on the way to;
+//   - otherwise a Debian package name: the package that ships the file;
+//   - empty: nothing but the request itself (an --app, a --file path).
 type File struct {
 	Path   string `json:"path"`
 	Reason Reason `json:"reason"`
 	Detail string `json:"detail"` // human "why": "DT_NEEDED libc.so.6 of /usr/sbin/nginx", "package nginx-common", ...
+	Via    string `json:"via,omitempty"`
 }
 
 // Options says what to discover. The zero value of each field means "none".
@@ -196,25 +208,25 @@ type resolvedApp struct {
 }
 
 // put records p unless it is already listed.
-func (d *discoverer) put(p string, reason Reason, detail string) {
+func (d *discoverer) put(p string, reason Reason, detail, via string) {
 	if _, ok := d.files[p]; ok {
 		return
 	}
-	d.files[p] = &File{Path: p, Reason: reason, Detail: detail}
+	d.files[p] = &File{Path: p, Reason: reason, Detail: detail, Via: via}
 }
 
 // addResolved lists a resolved path: the file with reason, every symlink on
 // the way. A link standing for the file itself (libz.so.1 -> libz.so.1.2.13)
 // shares the file's reason; directory links get ReasonSymlink.
-func (d *discoverer) addResolved(res *resolution, reason Reason, detail string) {
+func (d *discoverer) addResolved(res *resolution, reason Reason, detail, via string) {
 	for _, h := range res.Hops {
 		if h.Final {
-			d.put(h.Link, reason, detail)
+			d.put(h.Link, reason, detail, via)
 		} else {
-			d.put(h.Link, ReasonSymlink, fmt.Sprintf("symlink to %s, on the way to %s", h.Target, res.Path))
+			d.put(h.Link, ReasonSymlink, fmt.Sprintf("symlink to %s, on the way to %s", h.Target, res.Path), res.Path)
 		}
 	}
-	d.put(res.Path, reason, detail)
+	d.put(res.Path, reason, detail, via)
 }
 
 // kernelDirs hold kernel images, modules and firmware: never in a container.

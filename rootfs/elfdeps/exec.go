@@ -195,7 +195,7 @@ func (d *discoverer) addApps(ctx context.Context) error {
 		if res.node.mode&0o111 == 0 {
 			logrus.Warnf("elfdeps: app %s (%s) is not executable", a, res.Path)
 		}
-		d.addResolved(res, ReasonApp, "--app "+a)
+		d.addResolved(res, ReasonApp, "--app "+a, "")
 		d.apps = append(d.apps, resolvedApp{given: a, path: req, res: res})
 		if err := d.addExecutable(req, res, "app", a, true, 0); err != nil {
 			return err
@@ -270,7 +270,7 @@ func (d *discoverer) addInterpreter(req string, s *sniffResult, strict bool, dep
 	if !ires.node.isRegular() {
 		return fail(&PathError{What: what, Path: s.interp, Err: ErrUnreadable, Detail: ires.Path + " is " + fileType(ires.node.mode)})
 	}
-	d.addResolved(ires, ReasonInterp, what)
+	d.addResolved(ires, ReasonInterp, what, req)
 	if err := d.addExecutable(s.interp, ires, what, s.interp, strict, depth+1); err != nil {
 		return err
 	}
@@ -296,7 +296,7 @@ func (d *discoverer) addInterpreter(req string, s *sniffResult, strict bool, dep
 	if !pres.node.isRegular() {
 		return fail(&PathError{What: what, Path: p, Err: ErrUnreadable, Detail: pres.Path + " is " + fileType(pres.node.mode)})
 	}
-	d.addResolved(pres, ReasonInterp, what)
+	d.addResolved(pres, ReasonInterp, what, req)
 	return d.addExecutable(p, pres, what, p, strict, depth+1)
 }
 
@@ -339,7 +339,7 @@ func (d *discoverer) closeELF(req string, res *resolution, obj *elfObj, strict b
 				return err
 			}
 		} else {
-			d.addResolved(ires, ReasonELF, what)
+			d.addResolved(ires, ReasonELF, what, req)
 			d.objs[ires.Path] = s.obj
 			in := &lnode{obj: s.obj, path: obj.Interp, canon: ires.Path, origin: path.Dir(obj.Interp), loader: top}
 			loaded[obj.Interp] = in
@@ -366,7 +366,7 @@ func (d *discoverer) closeELF(req string, res *resolution, obj *elfObj, strict b
 			}
 			detail := fmt.Sprintf("DT_NEEDED %s of %s (%s)", name, n.path, f.how)
 			for _, v := range append([]*found{f}, f.variants...) {
-				d.addResolved(v.res, ReasonELF, detail)
+				d.addResolved(v.res, ReasonELF, detail, n.path)
 				d.objs[v.res.Path] = v.obj
 				if prev, ok := byCanon[v.res.Path]; ok {
 					if v == f {
@@ -406,11 +406,11 @@ func (d *discoverer) addExplicit(ctx context.Context) error {
 			return &PathError{What: "file", Path: f, Err: ErrKernelFile, Detail: k}
 		}
 		why := "--file " + f
-		d.addResolved(res, ReasonExplicit, why)
+		d.addResolved(res, ReasonExplicit, why, "")
 		var execs []string
 		switch {
 		case res.node.isDir():
-			if err := d.walk(ctx, res.Path, ReasonExplicit, why, &execs); err != nil {
+			if err := d.walk(ctx, res.Path, ReasonExplicit, why, req, &execs); err != nil {
 				return err
 			}
 		case res.node.isRegular():
@@ -453,10 +453,10 @@ func (d *discoverer) addExecutables(ctx context.Context, paths []string, newInte
 	return nil
 }
 
-// walk lists everything below canonical directory dir. Symlinks are listed
-// with their targets but not followed into directories; kernel files, broken
-// links and special files are skipped.
-func (d *discoverer) walk(ctx context.Context, dir string, reason Reason, why string, execs *[]string) error {
+// walk lists everything below canonical directory dir, with reason, why
+// and via. Symlinks are listed with their targets but not followed into
+// directories; kernel files, broken links and special files are skipped.
+func (d *discoverer) walk(ctx context.Context, dir string, reason Reason, why, via string, execs *[]string) error {
 	names, err := d.fs.readDir(dir)
 	if err != nil {
 		return pathErr("file", dir, err)
@@ -477,20 +477,20 @@ func (d *discoverer) walk(ctx context.Context, dir string, reason Reason, why st
 			res, err := d.fs.resolve(p)
 			if err != nil || kernelIn(p, res) != "" {
 				logrus.Warnf("elfdeps: %s: listing the link only: %v", p, errOr(err, "leads to a kernel file"))
-				d.put(p, reason, why)
+				d.put(p, reason, why, via)
 				continue
 			}
-			d.addResolved(res, reason, why)
+			d.addResolved(res, reason, why, via)
 			if mayExecute(res.Path, res.node) {
 				*execs = append(*execs, res.Path)
 			}
 		case n.isDir():
-			d.put(p, reason, why)
-			if err := d.walk(ctx, p, reason, why, execs); err != nil {
+			d.put(p, reason, why, via)
+			if err := d.walk(ctx, p, reason, why, via, execs); err != nil {
 				return err
 			}
 		case n.isRegular():
-			d.put(p, reason, why)
+			d.put(p, reason, why, via)
 			if mayExecute(p, n) {
 				*execs = append(*execs, p)
 			}

@@ -84,15 +84,17 @@ func (d *discoverer) addRuntime(ctx context.Context) error {
 		}
 	}
 	if len(libcs) > 0 || goBin != "" {
-		who := "glibc"
+		who, via := "glibc", goBin
 		if len(libcs) == 0 {
 			who = "Go binary " + goBin
+		} else {
+			via = libcs[0]
 		}
 		for _, f := range netDatabases {
-			d.runtimeFile(ctx, f, "network configuration read by "+who)
+			d.runtimeFile(ctx, f, "network configuration read by "+who, via)
 		}
 		for _, f := range zoneFiles {
-			d.runtimeFile(ctx, f, "time zone read by "+who)
+			d.runtimeFile(ctx, f, "time zone read by "+who, via)
 		}
 	}
 	for _, libc := range libcs {
@@ -100,23 +102,24 @@ func (d *discoverer) addRuntime(ctx context.Context) error {
 			return err
 		}
 	}
+	tlsWho := tls
 	if goBin != "" && tls == "" {
-		tls = "Go binary " + goBin
+		tls, tlsWho = goBin, "Go binary "+goBin
 	}
 	if tls != "" {
 		for _, f := range caFiles {
-			d.runtimeFile(ctx, f, "CA certificates for "+tls)
+			d.runtimeFile(ctx, f, "CA certificates for "+tlsWho, tls)
 		}
 	}
 	if openssl != "" {
 		for _, f := range opensslFiles {
-			d.runtimeFile(ctx, f, "OpenSSL configuration for "+openssl)
+			d.runtimeFile(ctx, f, "OpenSSL configuration for "+openssl, openssl)
 		}
 	}
 	if tinfo != "" {
 		for _, dir := range terminfoDirs {
 			for _, t := range terminfoTerms {
-				d.runtimeFile(ctx, path.Join(dir, t[:1], t), "terminfo for "+tinfo)
+				d.runtimeFile(ctx, path.Join(dir, t[:1], t), "terminfo for "+tinfo, tinfo)
 			}
 		}
 	}
@@ -127,7 +130,7 @@ func (d *discoverer) addRuntime(ctx context.Context) error {
 func (d *discoverer) addGlibcRuntime(ctx context.Context, libc string) error {
 	obj := d.objs[libc]
 	node := &lnode{obj: obj, path: libc, canon: libc, origin: path.Dir(libc)}
-	d.runtimeFile(ctx, ldCachePath, "loader cache read by the dynamic loader")
+	d.runtimeFile(ctx, ldCachePath, "loader cache read by the dynamic loader", libc)
 	// NSS modules named in nsswitch.conf, and libgcc_s.
 	var mods []string
 	if b, _, err := d.fs.readResolved("/etc/nsswitch.conf"); err == nil {
@@ -147,7 +150,7 @@ func (d *discoverer) addGlibcRuntime(ctx context.Context, libc string) error {
 			why = "loaded by " + libc + " for thread cancellation and unwinding"
 		}
 		for _, v := range append([]*found{f}, f.variants...) {
-			d.addResolved(v.res, ReasonRuntime, why)
+			d.addResolved(v.res, ReasonRuntime, why, libc)
 			if err := d.closeELF(v.path, v.res, v.obj, false); err != nil {
 				return err
 			}
@@ -155,10 +158,10 @@ func (d *discoverer) addGlibcRuntime(ctx context.Context, libc string) error {
 	}
 	gconv := path.Join(path.Dir(libc), "gconv")
 	for _, g := range gconvFiles {
-		d.runtimeFile(ctx, path.Join(gconv, g), "character set conversion (gconv) of "+libc)
+		d.runtimeFile(ctx, path.Join(gconv, g), "character set conversion (gconv) of "+libc, libc)
 	}
 	for _, f := range localeFiles {
-		d.runtimeFile(ctx, f, "C.UTF-8 locale of "+libc)
+		d.runtimeFile(ctx, f, "C.UTF-8 locale of "+libc, libc)
 	}
 	return nil
 }
@@ -192,9 +195,9 @@ func nssServices(b []byte) []string {
 }
 
 // runtimeFile lists an optional runtime file (or directory, recursively)
-// if it exists in the root. Problems are logged, never fatal: these files are
-// extras the apps did not name.
-func (d *discoverer) runtimeFile(ctx context.Context, p, why string) {
+// if it exists in the root, needed by via. Problems are logged, never
+// fatal: these files are extras the apps did not name.
+func (d *discoverer) runtimeFile(ctx context.Context, p, why, via string) {
 	res, err := d.fs.resolve(p)
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
@@ -205,10 +208,10 @@ func (d *discoverer) runtimeFile(ctx context.Context, p, why string) {
 	if kernelIn(p, res) != "" {
 		return
 	}
-	d.addResolved(res, ReasonRuntime, why)
+	d.addResolved(res, ReasonRuntime, why, via)
 	var execs []string
 	if res.node.isDir() {
-		if err := d.walk(ctx, res.Path, ReasonRuntime, why, &execs); err != nil {
+		if err := d.walk(ctx, res.Path, ReasonRuntime, why, via, &execs); err != nil {
 			logrus.Warnf("elfdeps: runtime directory %s: %v", p, err)
 		}
 	} else if mayExecute(res.Path, res.node) {

@@ -98,7 +98,7 @@ func (d *discoverer) addTrace(ctx context.Context) error {
 			if ev.write { // the file may not exist (in the source root) at all
 				dir, err := d.fs.resolve(path.Dir(ev.path))
 				if err == nil && dir.node.isDir() && dir.Path != "/" && !traceIgnoredPath(dir.Path) && kernelIn(dir.Path, dir) == "" {
-					d.addResolved(dir, ReasonTrace, "directory written in by "+a.given+" under trace")
+					d.addResolved(dir, ReasonTrace, "directory written in by "+a.given+" under trace", a.path)
 				}
 				continue
 			}
@@ -109,7 +109,7 @@ func (d *discoverer) addTrace(ctx context.Context) error {
 			if res.node.isDir() || !(res.node.isRegular() || res.node.isLink()) {
 				continue
 			}
-			d.addResolved(res, ReasonTrace, ev.verb+" by "+a.given+" under trace")
+			d.addResolved(res, ReasonTrace, ev.verb+" by "+a.given+" under trace", a.path)
 			if mayExecute(res.Path, res.node) {
 				execs = append(execs, res.Path)
 			}

@@ -185,6 +185,9 @@ func TestTraceFakeRoot(t *testing.T) {
 			t.Errorf("%s: %+v, want %s", p, f, reason)
 		}
 	}
+	if f := files["/etc/app.conf"]; f.Via != "/usr/bin/app" {
+		t.Errorf("/etc/app.conf: via %q, want the traced app", f.Via)
+	}
 	if _, ok := files["/etc/unused.conf"]; ok {
 		t.Error("an unused file is listed")
 	}
