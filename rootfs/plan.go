@@ -243,14 +243,17 @@ func (pl *planner) resolve(p, reason, detail, via string) (string, error) {
 		}
 		return out
 	}
-	todo := split(strings.TrimPrefix(p, "/"), "")
+	var todo []comp
 	cur := "/"
 	if d := path.Dir(p); d != "/" {
 		if n, ok := pl.nodes[d]; ok && n.kind == kindDir {
 			// A planned directory's path is canonical, and was checked
 			// on the way when it was planned: start there.
-			todo, cur = split(path.Base(p), ""), d
+			todo, cur = []comp{{path.Base(p), ""}}, d
 		}
+	}
+	if todo == nil {
+		todo = split(strings.TrimPrefix(p, "/"), "")
 	}
 	hops := 0
 	pIsLink := false // p's own last component is a link

@@ -81,8 +81,15 @@ Examples:
 		}
 		// A build allocates a few MB that live until it ends: collecting
 		// at the default 4 MB heap costs an nginx build about 1 ms (10%)
-		// for nothing. Collect at 5x the live heap instead.
-		debug.SetGCPercent(400)
+		// for nothing. Collect at 5x the live heap instead, and harder
+		// again when the heap nears 1 GiB (a build of a huge tree).
+		// GOGC and GOMEMLIMIT in the environment still decide.
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(400)
+		}
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(1 << 30)
+		}
 		ctx, stop := signal.NotifyContext(c.Context, unix.SIGINT, unix.SIGTERM)
 		defer stop()
 		bar := newProgressBar(c.App.ErrWriter)
