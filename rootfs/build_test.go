@@ -444,6 +444,13 @@ func TestStaleBuilds(t *testing.T) {
 	notDir := filepath.Join(parent, ".f.vmctr-build-2-678")
 	write(t, notDir, "a file", 0o644)
 	other := mk("bundle-of-someone-else")
+	var foreign string
+	if os.Geteuid() == 0 {
+		foreign = mk(".g.vmctr-build-3-901") // another user's: never ours to remove
+		if err := os.Chown(foreign, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	out := filepath.Join(parent, "out")
 	if _, err := Build(context.Background(), buildOpts(t, src, out)); err != nil {
@@ -454,7 +461,10 @@ func TestStaleBuilds(t *testing.T) {
 			t.Errorf("%s (left by a dead build) is still there", filepath.Base(p))
 		}
 	}
-	for _, p := range []string{live, newYoung, notDir, other, out} {
+	for _, p := range []string{live, newYoung, notDir, other, out, foreign} {
+		if p == "" {
+			continue
+		}
 		if _, err := os.Lstat(p); err != nil {
 			t.Errorf("%s was removed: %v", filepath.Base(p), err)
 		}

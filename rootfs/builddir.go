@@ -73,8 +73,9 @@ func makeBuildDir(out string) (string, int, error) {
 // removeStaleBuilds removes the build directories in dir whose builds are
 // gone: -build- (and older vmctr versions' -old-) directories that nobody
 // holds a lock on, and -new- ones that are also older than staleNewAge.
-// Each is removed while this process holds its lock. Problems are logged:
-// they never fail a build.
+// Only directories owned by this process's user are considered: a build
+// directory belongs to whoever built. Each is removed while this process
+// holds its lock. Problems are logged: they never fail a build.
 func removeStaleBuilds(dir string) {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -102,7 +103,8 @@ func removeStaleBuilds(dir string) {
 			continue
 		}
 		var st unix.Stat_t
-		if isNew && (unix.Fstat(fd, &st) != nil || time.Since(time.Unix(st.Mtim.Unix())) < staleNewAge) {
+		if unix.Fstat(fd, &st) != nil || int(st.Uid) != os.Geteuid() ||
+			isNew && time.Since(time.Unix(st.Mtim.Unix())) < staleNewAge {
 			unix.Close(fd)
 			continue
 		}

@@ -88,7 +88,7 @@ ms() { awk -v x="$1" 'BEGIN {printf "%.1f", x / 1000}'; }
 
 for dir in $BENCH_DIRS; do
 	work=$(mktemp -d "$dir/vmctr-bench-build.XXXXXX")
-	fs=$(stat -f -c %T "$dir")
+	fs=$(findmnt -n -f -o FSTYPE -T "$dir" 2>/dev/null || stat -f -c %T "$dir")
 	# One build names the files; cp copies exactly those sources.
 	"$VMCTR" "${args[@]}" -o "$work/ref" >/dev/null
 	read -r nfiles nbytes entries < <("$tools/sources" "$work/ref" "$work/list")
