@@ -25,7 +25,12 @@
 #   hack/bench/build/bench.sh                 # builds vmctr and vmctr-init
 #   VMCTR=./vmctr INIT=_output/vmctr-init RUNS=31 hack/bench/build/bench.sh
 #   BENCH_DIRS="/var/tmp /dev/shm"  where outputs go (default; BENCH_DIR=X: only X)
+#   VMCTR_BASE=/path/to/old/vmctr   also time this vmctr in the same series (before/after)
 #   FORMAT=json                     print the results as JSON lines, one per place
+#
+# On ext4 the cost of a directory entry drifts by a factor of 2-5 within
+# minutes on the development machine (the disk is shared), so compare
+# commands only within one series, never across runs of the script.
 #
 # Needs root, nginx, Go and a C compiler (for vmctr-init); no JSON tool
 # (hack/bench/build/sources reads the manifest).
@@ -63,15 +68,17 @@ args=(build --init "$INIT" --app /usr/sbin/nginx --file /etc/nginx --file /var/w
 
 # microseconds since the epoch, without starting a process
 now() { local t=${EPOCHREALTIME/[.,]/}; echo "${t#0}"; }
-run_vmctr() {
+time_build() { # time_build VMCTR
 	rm -rf "$work/a"
 	sync
 	local t0 t1
 	t0=$(now)
-	"$VMCTR" "${args[@]}" -o "$work/a" >/dev/null
+	"$1" "${args[@]}" -o "$work/a" >/dev/null
 	t1=$(now)
 	echo $((t1 - t0))
 }
+run_vmctr() { time_build "$VMCTR"; }
+run_base() { time_build "$VMCTR_BASE"; }
 run_cp() {
 	rm -rf "$work/b"
 	mkdir "$work/b"
@@ -93,19 +100,20 @@ for dir in $BENCH_DIRS; do
 	"$VMCTR" "${args[@]}" -o "$work/ref" >/dev/null
 	read -r nfiles nbytes entries < <("$tools/sources" "$work/ref" "$work/list")
 
-	# warm the page cache and both programs
-	run_vmctr >/dev/null
-	run_cp >/dev/null
-	: >"$work/vmctr.us"
-	: >"$work/cp.us"
-	for i in $(seq 1 "$RUNS"); do
-		if [ $((i % 2)) = 1 ]; then
-			run_vmctr >>"$work/vmctr.us"
-			run_cp >>"$work/cp.us"
-		else
-			run_cp >>"$work/cp.us"
-			run_vmctr >>"$work/vmctr.us"
-		fi
+	kinds=(vmctr cp)
+	[ -z "${VMCTR_BASE:-}" ] || kinds=(vmctr base cp)
+	# warm the page cache and the programs
+	for k in "${kinds[@]}"; do
+		"run_$k" >/dev/null
+		: >"$work/$k.us"
+	done
+	# round i starts with command i mod n: each takes each place in turn
+	n=${#kinds[@]}
+	for i in $(seq 0 $((RUNS - 1))); do
+		for j in $(seq 0 $((n - 1))); do
+			k=${kinds[$(((i + j) % n))]}
+			"run_$k" >>"$work/$k.us"
+		done
 	done
 
 	mv=$(median "$work/vmctr.us")
@@ -115,9 +123,16 @@ for dir in $BENCH_DIRS; do
 	canonical=false
 	[ "$dir" = /var/tmp ] && canonical=true
 
+	base_json=
+	base_ratio=
+	if [ -n "${VMCTR_BASE:-}" ]; then
+		mb=$(median "$work/base.us")
+		base_ratio=$(awk -v a="$mb" -v b="$mc" 'BEGIN {printf "%.2f", a / b}')
+		base_json=$(printf ', "base_build_median_us": %d, "base_ratio": %s' "$mb" "$base_ratio")
+	fi
 	if [ "${FORMAT:-}" = json ]; then
-		printf '{"dir": "%s", "fs": "%s", "canonical": %s, "runs": %d, "sources": %d, "bytes": %d, "manifest_entries": %d, "vmctr_build_median_us": %d, "cp_a_median_us": %d, "ratio": %s, "target": %s, "within_target": %s}\n' \
-			"$dir" "$fs" "$canonical" "$RUNS" "$nfiles" "$nbytes" "$entries" "$mv" "$mc" "$ratio" "$TARGET" "$ok"
+		printf '{"dir": "%s", "fs": "%s", "canonical": %s, "runs": %d, "sources": %d, "bytes": %d, "manifest_entries": %d, "vmctr_build_median_us": %d, "cp_a_median_us": %d, "ratio": %s, "target": %s, "within_target": %s%s}\n' \
+			"$dir" "$fs" "$canonical" "$RUNS" "$nfiles" "$nbytes" "$entries" "$mv" "$mc" "$ratio" "$TARGET" "$ok" "$base_json"
 	else
 		label="$dir ($fs)"
 		[ "$canonical" = true ] && label="$label, canonical"
@@ -125,13 +140,18 @@ for dir in $BENCH_DIRS; do
 			"$label" "$nfiles" "$nbytes" "$entries" "$RUNS"
 		printf '| %-28s | %12s | %12s | %12s |\n' "" "median (ms)" "p25 (ms)" "p75 (ms)"
 		printf '|%s|%s|%s|%s|\n' "------------------------------" "--------------" "--------------" "--------------"
-		for k in vmctr cp; do
-			name="vmctr build"
-			[ $k = cp ] && name="cp -a --parents (same list)"
+		for k in "${kinds[@]}"; do
+			case $k in
+			vmctr) name="vmctr build" ;;
+			base) name="vmctr build (VMCTR_BASE)" ;;
+			cp) name="cp -a --parents (same list)" ;;
+			esac
 			printf '| %-28s | %12s | %12s | %12s |\n' "$name" "$(ms "$(median "$work/$k.us")")" \
 				"$(ms "$(quart "$work/$k.us" 0.25)")" "$(ms "$(quart "$work/$k.us" 0.75)")"
 		done
-		printf '\nratio of medians: %s (target <= %s: %s)\n\n' "$ratio" "$TARGET" "$([ "$ok" = true ] && echo yes || echo no)"
+		printf '\nratio of medians: %s (target <= %s: %s)' "$ratio" "$TARGET" "$([ "$ok" = true ] && echo yes || echo no)"
+		[ -z "$base_ratio" ] || printf '; VMCTR_BASE: %s' "$base_ratio"
+		printf '\n\n'
 	fi
 	rm -rf "$work"
 	work=
