@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	if err != nil {
 		return -1, err
 	}
-	rootfs := spec.Root.Path
+	rootfs := filepath.Clean(spec.Root.Path)
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
@@ -89,6 +90,10 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 		}
 		return -1, fmt.Errorf("%w: root.path %s: %w", ErrInvalidSpec, rootfs, err)
 	}
+	if err := checkRootfs(rootfs); err != nil {
+		return -1, err
+	}
+	spec.Root.Path = rootfs // absolute and clean, for specconv and init
 	if o.SystemdCgroup {
 		if fi, err := os.Lstat("/run/systemd/system"); err != nil || !fi.IsDir() {
 			return -1, errors.New("--systemd-cgroup: the systemd cgroup driver is unavailable (systemd is not running: no /run/systemd/system); drop the flag to use cgroupfs")
@@ -134,6 +139,11 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 		rec.CgroupPaths = cm.GetPaths()
 	} else {
 		return -1, fmt.Errorf("cgroups: %w", err)
+	}
+	if !o.SystemdCgroup {
+		if err := checkCgroupsUnused(rec.CgroupPaths); err != nil {
+			return -1, err
+		}
 	}
 
 	c, err := libcontainer.Create(o.Root, o.ID, config)
@@ -235,6 +245,58 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	return status, nil
 }
 
+// checkRootfs refuses a root file system that is the host's own root (the
+// container would run on the host's files) or that is reached through a
+// symlink: the container's root must be the directory config.json names.
+// (libcontainer refuses symlinks too, with a vaguer message.)
+func checkRootfs(rootfs string) error {
+	real, err := filepath.EvalSymlinks(rootfs)
+	if err != nil {
+		return fmt.Errorf("%w: root.path %s: %w", ErrInvalidSpec, rootfs, err)
+	}
+	if real == "/" {
+		return fmt.Errorf("%w: root.path %s is the host's root directory", ErrInvalidSpec, rootfs)
+	}
+	if real != rootfs {
+		return fmt.Errorf("%w: root.path %s is, or goes through, a symlink (to %s): name the directory itself", ErrInvalidSpec, rootfs, real)
+	}
+	return nil
+}
+
+// checkCgroupsUnused refuses a container cgroup that already exists, in any
+// hierarchy, and is in use: with processes or child cgroups in it. Such a
+// cgroup is not vmctr's (the host's root cgroup, a service's or a pod
+// manager's, /vmctr itself), and vmctr would set the container's limits on
+// it, add the container's processes to it and remove it at delete.
+// libcontainer checks for processes only in one hierarchy (devices) on
+// cgroup v1. An existing empty leaf is allowed, as with runc: that is how an
+// administrator hands a container a prepared cgroup (a real-time CPU
+// budget, say).
+func checkCgroupsUnused(paths map[string]string) error {
+	for _, p := range paths {
+		procs, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("checking cgroup %s: %w", p, err)
+		}
+		if len(bytes.TrimSpace(procs)) > 0 {
+			return fmt.Errorf("%w: linux.cgroupsPath: cgroup %s already exists and has processes in it; a container needs a cgroup of its own", ErrInvalidSpec, p)
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return fmt.Errorf("checking cgroup %s: %w", p, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				return fmt.Errorf("%w: linux.cgroupsPath: cgroup %s already exists and has child cgroups (%s); a container needs a cgroup of its own", ErrInvalidSpec, p, e.Name())
+			}
+		}
+	}
+	return nil
+}
+
 func absOrEmpty(p string) (string, error) {
 	if p == "" {
 		return "", nil
@@ -242,13 +304,29 @@ func absOrEmpty(p string) (string, error) {
 	return filepath.Abs(p)
 }
 
+// addPreservedFDs passes the caller's fds 3 .. 3+n-1 on to the process.
+// Only fds vmctr inherited qualify. Every fd vmctr opens itself (the Go
+// runtime's cgroup CPU limit files, the container's lock, ...) is
+// close-on-exec, and an fd the caller means to pass on cannot be (it would
+// not have survived the exec into vmctr): without this check, asking for
+// more fds than the caller has would hand vmctr's own host fds to the
+// container.
 func addPreservedFDs(p *libcontainer.Process, n int) error {
 	if n < 0 {
 		return fmt.Errorf("--preserve-fds %d is negative", n)
 	}
-	for fd := 3; fd < 3+n; fd++ {
-		if err := unix.FcntlFlock(uintptr(fd), unix.F_GETLK, &unix.Flock_t{}); errors.Is(err, unix.EBADF) {
-			return fmt.Errorf("--preserve-fds: fd %d is not open", fd)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && uint64(n) > lim.Cur {
+		return fmt.Errorf("--preserve-fds %d is more than vmctr's open files limit (%d)", n, lim.Cur)
+	}
+	for i := 0; i < n; i++ {
+		fd := 3 + i
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			return fmt.Errorf("--preserve-fds %d: fd %d is not open", n, fd)
+		}
+		if flags&unix.FD_CLOEXEC != 0 {
+			return fmt.Errorf("--preserve-fds %d: fd %d is not open in the caller (it is one of vmctr's own)", n, fd)
 		}
 		p.ExtraFiles = append(p.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
