@@ -59,10 +59,10 @@ func (s store) dir(id string) string { return filepath.Join(s.root, id) }
 // state dir never races with a waiter; after locking we check that the file
 // we hold is still the one on disk (it may have been replaced meanwhile).
 func (s store) lock(id string) (unlock func(), err error) {
-	dir := filepath.Join(s.root, lockDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating lock dir: %w", err)
+	if err := s.ensure(); err != nil {
+		return nil, err
 	}
+	dir := filepath.Join(s.root, lockDir)
 	path := filepath.Join(dir, id)
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
@@ -90,6 +90,47 @@ func (s store) lock(id string) (unlock func(), err error) {
 		}
 		f.Close() // the lock file was removed by a delete: take the new one
 	}
+}
+
+// ensure creates the root and its lock directory (mode 0700) if they do
+// not exist, and refuses a root, or a lock directory, that another user
+// could change: one not owned by vmctr's user, or writable by its group or
+// by others (an unprivileged user could plant a symlink there, and vmctr
+// would create lock files, state dirs and cgroup records wherever it
+// points), or a lock directory that is a symlink.
+func (s store) ensure() error {
+	if err := os.MkdirAll(s.root, 0o700); err != nil {
+		return fmt.Errorf("creating state root: %w", err)
+	}
+	if err := checkPrivateDir(s.root, unix.Stat); err != nil {
+		return fmt.Errorf("state root (--root): %w", err)
+	}
+	dir := filepath.Join(s.root, lockDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("creating lock dir: %w", err)
+	}
+	if err := checkPrivateDir(dir, unix.Lstat); err != nil {
+		return fmt.Errorf("lock dir: %w", err)
+	}
+	return nil
+}
+
+// checkPrivateDir checks that path (looked up with stat or lstat) is a
+// directory owned by vmctr's effective user and not writable by others.
+func checkPrivateDir(path string, stat func(string, *unix.Stat_t) error) error {
+	var st unix.Stat_t
+	if err := stat(path, &st); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("%s is not a directory", path)
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("%s is owned by uid %d, not by vmctr's user (%d)", path, st.Uid, os.Geteuid())
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("%s is writable by its group or by others (mode %04o); refusing to keep container state there", path, st.Mode&0o7777)
+	}
+	return nil
 }
 
 // removeLock removes the lock file of a deleted container. The caller holds
