@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -34,12 +35,43 @@ const CgroupParent = "/vmctr"
 // SpecOpt changes a spec before it becomes a libcontainer config.
 type SpecOpt func(*specs.Spec) error
 
+// MaxConfigSize caps config.json (and exec's --process file). Real configs
+// are kilobytes (a large seccomp profile is about 100 KiB, Kubernetes caps
+// all annotations at 256 KiB together); decoding a 300 MB one took vmctr
+// 2.3 GB of memory and 14 s, and its annotations would be copied into the
+// state.
+const MaxConfigSize = 16 << 20
+
+// ReadConfigFile reads a JSON file of at most MaxConfigSize bytes.
+func ReadConfigFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, p)
+}
+
+func readLimited(r io.Reader, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxConfigSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrInvalidSpec, name, MaxConfigSize>>20)
+	}
+	return b, nil
+}
+
 // LoadSpec reads and validates bundle/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
 	p := filepath.Join(bundle, ConfigFile)
-	b, err := os.ReadFile(p)
+	b, err := ReadConfigFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s not found", ErrInvalidSpec, p)
+	}
+	if errors.Is(err, ErrInvalidSpec) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)

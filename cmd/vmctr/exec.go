@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -75,7 +74,7 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 		if path == "-" {
 			b, err = readAllStdin()
 		} else {
-			b, err = os.ReadFile(path)
+			b, err = container.ReadConfigFile(path)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading --process: %w", err)
