@@ -26,7 +26,11 @@ func ValidateID(id string) error {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case c == '_', c == '+', c == '-', c == '.':
 		default:
-			return fmt.Errorf("%w: %q has character %q (allowed: letters, digits, _ + - .)", ErrInvalidID, id, c)
+			what := fmt.Sprintf("character %q", c)
+			if c >= 0x80 {
+				what = fmt.Sprintf("non-ASCII byte %#x", c)
+			}
+			return fmt.Errorf("%w: %q has %s (allowed: ASCII letters, digits, _ + - .)", ErrInvalidID, id, what)
 		}
 	}
 	return nil
