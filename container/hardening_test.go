@@ -6,6 +6,10 @@ package container
 // cmd/vmctr/e2e_hardening_test.go.
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/cgroups"
@@ -96,5 +100,137 @@ func TestExecCPUAffinity(t *testing.T) {
 		if err := validateProcess(p); err == nil {
 			t.Errorf("execCPUAffinity.initial %q: no error", bad)
 		}
+	}
+}
+
+// root.path must not be the host's root, nor reached through a symlink.
+func TestCheckRootfs(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "rootfs")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"toslash": "/", "link": real, "up": ".."} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ path, want string }{
+		{real, ""},
+		{"/", "host's root directory"},
+		{filepath.Join(dir, "toslash"), "host's root directory"},
+		{filepath.Join(dir, "link"), "symlink"},
+		{filepath.Join(dir, "up"), "symlink"},
+		{filepath.Join(dir, "missing"), "no such file"},
+	} {
+		err := checkRootfs(tc.path)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("checkRootfs(%s) = %v", tc.path, err)
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("checkRootfs(%s) = %v, want ErrInvalidSpec with %q", tc.path, err, tc.want)
+		}
+	}
+}
+
+// A container's cgroup may exist beforehand only empty and without child
+// cgroups (the file system here stands in for cgroupfs).
+func TestCheckCgroupsUnused(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name, procs string, child bool) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, "cgroup.procs"), []byte(procs), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if child {
+			if err := os.Mkdir(filepath.Join(p, "child"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	empty, busy, parent := mk("empty", "\n", false), mk("busy", "1\n42\n", false), mk("parent", "", true)
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		paths map[string]string
+		want  string
+	}{
+		{map[string]string{"memory": missing, "cpu": missing}, ""},
+		{map[string]string{"memory": empty, "cpu": missing}, ""},
+		{map[string]string{"memory": missing, "cpu": busy}, "has processes"},
+		{map[string]string{"": parent}, "child cgroups"},
+	} {
+		err := checkCgroupsUnused(tc.paths)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("checkCgroupsUnused(%v) = %v", tc.paths, err)
+			}
+		} else if err == nil || !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("checkCgroupsUnused(%v) = %v, want ErrInvalidSpec with %q", tc.paths, err, tc.want)
+		}
+	}
+}
+
+// A state root others can write to, or a symlinked lock dir, is refused
+// before vmctr creates anything in it.
+func TestStoreRootPermissions(t *testing.T) {
+	ok := filepath.Join(t.TempDir(), "root")
+	unlock, err := store{root: ok}.lock("ct")
+	if err != nil {
+		t.Fatalf("fresh root: %v", err)
+	}
+	unlock()
+	if fi, err := os.Stat(ok); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("new root: %v, mode %v; want 0700", err, fi.Mode())
+	}
+
+	open := t.TempDir()
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (store{root: open}).lock("ct"); err == nil || !strings.Contains(err.Error(), "writable by its group or by others") {
+		t.Errorf("root with mode 0777: %v", err)
+	}
+
+	linked := t.TempDir()
+	elsewhere := t.TempDir()
+	if err := os.Symlink(elsewhere, filepath.Join(linked, lockDir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (store{root: linked}).lock("ct"); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("symlinked lock dir: %v", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("lock file created through the symlink: %v", entries)
+	}
+}
+
+// config.json is capped at MaxConfigSize.
+func TestLoadSpecTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxConfigSize + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := LoadSpec(dir); err == nil || !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("LoadSpec of a %d-byte config: %v", MaxConfigSize+1, err)
+	}
+}
+
+// A non-ASCII ID is named by its byte, not misread as a Latin-1 letter.
+func TestValidateIDNonASCII(t *testing.T) {
+	err := ValidateID("é")
+	if err == nil || !strings.Contains(err.Error(), "non-ASCII byte 0xc3") {
+		t.Errorf("ValidateID(\"é\") = %v", err)
 	}
 }
