@@ -140,6 +140,10 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	} else {
 		return -1, fmt.Errorf("cgroups: %w", err)
 	}
+	// An existing container's cgroup is in use: say which mistake it is.
+	if _, err := os.Lstat(st.dir(o.ID)); err == nil {
+		return -1, fmt.Errorf("container %q: %w", o.ID, ErrExist)
+	}
 	if !o.SystemdCgroup {
 		if err := checkCgroupsUnused(rec.CgroupPaths); err != nil {
 			return -1, err
