@@ -99,6 +99,11 @@ func Exec(ctx context.Context, o ExecOpts) (int, error) {
 		fw.waitReady()
 	}
 	if err := c.Run(p); err != nil {
+		// A delete racing with the exec shows as broken pipes inside
+		// libcontainer: say what happened.
+		if st, serr := c.Status(); serr == nil && st == libcontainer.Stopped {
+			return -1, fmt.Errorf("exec in %q: the container stopped while the process was starting: %w", o.ID, err)
+		}
 		return -1, fmt.Errorf("exec in %q: %w", o.ID, err)
 	}
 	if err := io.waitConsole(); err != nil {

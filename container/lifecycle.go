@@ -415,12 +415,22 @@ func killCgroupProcs(paths map[string]string) {
 
 // Pause freezes every process of a running container.
 func Pause(ctx context.Context, root, id string) error {
-	return locked(root, id, func(c *libcontainer.Container, _ *Record) error { return c.Pause() })
+	return locked(root, id, func(c *libcontainer.Container, _ *Record) error {
+		if err := c.Pause(); err != nil {
+			return fmt.Errorf("pausing %q: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // Resume thaws a paused container.
 func Resume(ctx context.Context, root, id string) error {
-	return locked(root, id, func(c *libcontainer.Container, _ *Record) error { return c.Resume() })
+	return locked(root, id, func(c *libcontainer.Container, _ *Record) error {
+		if err := c.Resume(); err != nil {
+			return fmt.Errorf("resuming %q: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // locked loads a container under its lock and calls fn.
