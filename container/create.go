@@ -71,6 +71,9 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 	if o.IO.ConsoleSocket, err = absOrEmpty(o.IO.ConsoleSocket); err != nil {
 		return -1, err
 	}
+	if o.IO.PidfdSocket, err = absOrEmpty(o.IO.PidfdSocket); err != nil {
+		return -1, err
+	}
 	var fw *forwarder
 	if run && !o.Detach {
 		fw = newForwarder() // works in the background while we set up
@@ -286,7 +289,7 @@ func checkCgroupsUnused(paths map[string]string) error {
 			return fmt.Errorf("checking cgroup %s: %w", p, err)
 		}
 		if len(bytes.TrimSpace(procs)) > 0 {
-			return fmt.Errorf("%w: linux.cgroupsPath: cgroup %s already exists and has processes in it; a container needs a cgroup of its own", ErrInvalidSpec, p)
+			return fmt.Errorf("%w: linux.cgroupsPath: container's cgroup is not empty: %s has processes in it (a container needs a cgroup of its own)", ErrInvalidSpec, p)
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
@@ -294,7 +297,7 @@ func checkCgroupsUnused(paths map[string]string) error {
 		}
 		for _, e := range entries {
 			if e.IsDir() {
-				return fmt.Errorf("%w: linux.cgroupsPath: cgroup %s already exists and has child cgroups (%s); a container needs a cgroup of its own", ErrInvalidSpec, p, e.Name())
+				return fmt.Errorf("%w: linux.cgroupsPath: container's cgroup is not empty: %s has child cgroups (%s; a container needs a cgroup of its own)", ErrInvalidSpec, p, e.Name())
 			}
 		}
 	}

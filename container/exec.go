@@ -21,6 +21,13 @@ type ExecOpts struct {
 	Detach      bool
 	PidFile     string
 	PreserveFDs int
+	// IgnorePaused lets the process start in a paused container; it runs
+	// once the container is resumed.
+	IgnorePaused bool
+	// SubCgroups puts the process in a sub-cgroup of the container's:
+	// controller (or "" for all, or cgroup v2) to a path relative to the
+	// container's cgroup. The sub-cgroups must exist.
+	SubCgroups map[string]string
 }
 
 // DefaultExecProcess returns the container's own process from config.json
@@ -80,13 +87,16 @@ func Exec(ctx context.Context, o ExecOpts) (int, error) {
 	case libcontainer.Stopped:
 		return -1, fmt.Errorf("cannot exec in a stopped container %q", o.ID)
 	case libcontainer.Paused:
-		return -1, fmt.Errorf("cannot exec in a paused container %q (resume it first)", o.ID)
+		if !o.IgnorePaused {
+			return -1, fmt.Errorf("cannot exec in a paused container %q (resume it first, or use --ignore-paused)", o.ID)
+		}
 	}
 	if o.PidFile, err = absOrEmpty(o.PidFile); err != nil {
 		return -1, err
 	}
 	p := newProcess(o.Process, false)
 	p.LogLevel = strconv.Itoa(int(logrus.GetLevel()))
+	p.SubCgroupPaths = o.SubCgroups
 	if err := addPreservedFDs(p, o.PreserveFDs); err != nil {
 		return -1, err
 	}

@@ -24,6 +24,9 @@ type IO struct {
 	// ConsoleSocket is the path of an AF_UNIX socket that receives the pty
 	// master (SCM_RIGHTS) when the process has a terminal and vmctr detaches.
 	ConsoleSocket string
+	// PidfdSocket is the path of an AF_UNIX socket that receives a pidfd of
+	// the process (SCM_RIGHTS) once it runs, as with runc --pidfd-socket.
+	PidfdSocket string
 }
 
 // stdio is the host side of a process's streams while vmctr is attached.
@@ -48,6 +51,14 @@ func orStd(f, def *os.File) *os.File {
 // terminal the process gets the given fds directly.
 func setupIO(p *libcontainer.Process, o IO, terminal, detach bool) (*stdio, error) {
 	s := &stdio{}
+	if o.PidfdSocket != "" {
+		f, err := dialSocket(o.PidfdSocket)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to pidfd socket: %w", err)
+		}
+		s.postStart = append(s.postStart, f)
+		p.PidfdSocket = f
+	}
 	if !terminal {
 		if o.ConsoleSocket != "" {
 			return nil, errors.New("--console-socket given but the process has no terminal")
@@ -61,14 +72,9 @@ func setupIO(p *libcontainer.Process, o IO, terminal, detach bool) (*stdio, erro
 		if o.ConsoleSocket == "" {
 			return nil, errors.New("the process has a terminal but vmctr detaches: --console-socket is required")
 		}
-		conn, err := net.Dial("unix", o.ConsoleSocket)
+		f, err := dialSocket(o.ConsoleSocket)
 		if err != nil {
-			return nil, fmt.Errorf("connecting to console socket %s: %w", o.ConsoleSocket, err)
-		}
-		f, err := conn.(*net.UnixConn).File()
-		conn.Close()
-		if err != nil {
-			return nil, fmt.Errorf("console socket: %w", err)
+			return nil, fmt.Errorf("connecting to console socket: %w", err)
 		}
 		s.postStart = append(s.postStart, f)
 		p.ConsoleSocket = f
@@ -96,6 +102,21 @@ func setupIO(p *libcontainer.Process, o IO, terminal, detach bool) (*stdio, erro
 	s.consC = make(chan error, 1)
 	go func() { s.consC <- s.relay(parent) }()
 	return s, nil
+}
+
+// dialSocket connects to the AF_UNIX socket at path and returns the
+// connection as a file, to hand to libcontainer.
+func dialSocket(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
 }
 
 func hostConsole() (console.Console, error) {

@@ -17,12 +17,11 @@ func bundleFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root (for ramdisk roots)"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a session keyring for the container"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many extra fds (from 3 up) to the container"},
-		&cli.StringFlag{Name: "pidfd-socket", Usage: "accepted for runc compatibility; ignored", Hidden: true},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the container's init"},
 	}
 }
 
 func createOpts(c *cli.Context) container.CreateOpts {
-	warnUnsupported(c, "pidfd-socket")
 	bundle := c.String("bundle")
 	if bundle == "" {
 		bundle, _ = os.Getwd()
@@ -32,7 +31,7 @@ func createOpts(c *cli.Context) container.CreateOpts {
 		ID:            c.Args().First(),
 		Bundle:        bundle,
 		PidFile:       c.String("pid-file"),
-		IO:            container.IO{ConsoleSocket: c.String("console-socket")},
+		IO:            container.IO{ConsoleSocket: c.String("console-socket"), PidfdSocket: c.String("pidfd-socket")},
 		PreserveFDs:   c.Int("preserve-fds"),
 		NoPivot:       c.Bool("no-pivot"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),

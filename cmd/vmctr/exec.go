@@ -32,28 +32,33 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile for the process"},
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux label for the process"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many extra fds (from 3 up) to the process"},
-		&cli.StringFlag{Name: "pidfd-socket", Usage: "accepted for runc compatibility; ignored", Hidden: true},
-		&cli.StringFlag{Name: "cgroup", Usage: "accepted for runc compatibility; ignored", Hidden: true},
-		&cli.BoolFlag{Name: "ignore-paused", Usage: "accepted for runc compatibility; ignored", Hidden: true},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the process"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an existing sub-cgroup of the container's: [CONTROLLER[,CONTROLLER...]:]PATH (repeatable on cgroup v1)"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec in a paused container too (the process runs once it is resumed)"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := args(c, 1, -1); err != nil {
 			return err
 		}
-		warnUnsupported(c, "pidfd-socket", "cgroup", "ignore-paused")
 		id := c.Args().First()
 		p, err := execProcess(c, id)
 		if err != nil {
 			return codeError{err, 255}
 		}
+		sub, err := parseSubCgroups(c.StringSlice("cgroup"))
+		if err != nil {
+			return codeError{err, 255}
+		}
 		status, err := container.Exec(c.Context, container.ExecOpts{
-			Root:        c.String("root"),
-			ID:          id,
-			Process:     p,
-			IO:          container.IO{ConsoleSocket: c.String("console-socket")},
-			Detach:      c.Bool("detach"),
-			PidFile:     c.String("pid-file"),
-			PreserveFDs: c.Int("preserve-fds"),
+			Root:         c.String("root"),
+			ID:           id,
+			Process:      p,
+			IO:           container.IO{ConsoleSocket: c.String("console-socket"), PidfdSocket: c.String("pidfd-socket")},
+			Detach:       c.Bool("detach"),
+			PidFile:      c.String("pid-file"),
+			PreserveFDs:  c.Int("preserve-fds"),
+			IgnorePaused: c.Bool("ignore-paused"),
+			SubCgroups:   sub,
 		})
 		if err != nil {
 			return codeError{err, 255}
@@ -146,6 +151,37 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 		p.SelinuxLabel = l
 	}
 	return p, nil
+}
+
+// parseSubCgroups reads exec's --cgroup values: one PATH (every controller;
+// the only form on cgroup v2), or any number of CONTROLLER[,CONTROLLER...]:PATH
+// (cgroup v1). PATH is relative to the container's cgroup; libcontainer
+// refuses one that leaves it.
+func parseSubCgroups(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := map[string]string{}
+	for _, a := range args {
+		ctrls, p, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) > 1 {
+				return nil, fmt.Errorf("--cgroup %q: with several --cgroup, each needs a CONTROLLER: prefix", a)
+			}
+			paths[""] = a
+			continue
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			if ctrl == "" {
+				return nil, fmt.Errorf("--cgroup %q: empty controller name", a)
+			}
+			if _, dup := paths[ctrl]; dup {
+				return nil, fmt.Errorf("--cgroup: controller %s given more than once", ctrl)
+			}
+			paths[ctrl] = p
+		}
+	}
+	return paths, nil
 }
 
 // parseUser reads --user UID[:GID]; hasGID says whether a GID was given.
