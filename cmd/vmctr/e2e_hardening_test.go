@@ -161,7 +161,7 @@ func TestE2EHardeningCgroupInUse(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"/vmctr/" + owner, "has processes"},
 		{"/vmctr/" + owner + "-parent", "has child cgroups"},
-		{"/", "already exists and has"}, // processes, or child cgroups in some hierarchy
+		{"/", "is not empty"}, // processes, or child cgroups in some hierarchy
 	} {
 		b.spec.Linux.CgroupsPath = tc.path
 		b.save()
@@ -504,4 +504,60 @@ func processesIn(rootfs string) []int {
 		}
 	}
 	return out
+}
+
+// runc flags that vmctr used to ignore: exec --ignore-paused, exec --cgroup,
+// and --pidfd-socket on run and exec (cgroups.bats, exec.bats,
+// pidfd-socket.bats).
+func TestE2EHardeningExecRuncFlags(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.newBundle()
+	id := e.newID()
+	sock, ch := e.consoleSocket() // receives any fd: here a pidfd
+	e.ok("run", "-d", "--pidfd-socket", sock, "--bundle", b.dir, id)
+	if pid := pidfdPid(t, recvMaster(t, ch)); pid != e.state(id).Pid {
+		t.Errorf("--pidfd-socket sent a pidfd of %d, want init %d", pid, e.state(id).Pid)
+	}
+	sock, ch = e.consoleSocket()
+	pidFile := filepath.Join(e.dir, "exec.pid")
+	e.ok("exec", "-d", "--pidfd-socket", sock, "--pid-file", pidFile, id, "sleep", "600")
+	want, _ := strconv.Atoi(strings.TrimSpace(waitFile(t, pidFile)))
+	if pid := pidfdPid(t, recvMaster(t, ch)); pid != want {
+		t.Errorf("exec --pidfd-socket sent a pidfd of %d, want %d", pid, want)
+	}
+
+	// --cgroup: the container's own cgroup, never one outside it.
+	e.ok("exec", "--cgroup", "/", id, "true")
+	e.fail("bad sub cgroup path", "exec", "--cgroup", "..", id, "true")
+	e.fail("CONTROLLER: prefix", "exec", "--cgroup", "a", "--cgroup", "b", id, "true")
+
+	// --ignore-paused: the process runs once the container is resumed.
+	e.ok("pause", id)
+	e.fail("paused", "exec", id, "true")
+	cmd := e.background(nil, "exec", "--ignore-paused", id, "echo", "ok")
+	time.Sleep(300 * time.Millisecond)
+	e.ok("resume", id)
+	r := e.wait(cmd)
+	r.stdout, r.stderr = readAll(cmd.Stdout.(*os.File)), readAll(cmd.Stderr.(*os.File))
+	if r.code != 0 || r.stdout != "ok\n" {
+		t.Errorf("exec --ignore-paused: %s", r)
+	}
+}
+
+// pidfdPid reads the PID a pidfd refers to.
+func pidfdPid(t *testing.T, f *os.File) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatalf("fd %d is not a pidfd:\n%s", f.Fd(), b)
+	return 0
 }
