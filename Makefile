@@ -51,7 +51,7 @@ e2e:
 # Client compatibility suites (hack/compat/, owned with the client work),
 # each run with ./vmctr as its argument; they skip themselves (exit 0) when
 # their client is not installed. Add new suites to this list.
-COMPAT_TESTS ?= hack/compat/podman.sh hack/compat/containerd.sh
+COMPAT_TESTS ?= hack/compat/podman.sh hack/compat/containerd.sh hack/runc-compat.sh
 # The OCI runtime-tools suite needs its runner (../shared/tools beside the
 # repository, or OCI_VALIDATION_SH); without it test-conformance says so and
 # passes.

@@ -13,6 +13,7 @@ PKGS=(
 	podman conmon containerd skopeo umoci                   # client compatibility
 	hyperfine strace                                        # benchmarks, profiling, build --trace
 	iproute2 util-linux procps psmisc ca-certificates      # ip, unshare/script, ps
+	bats jq gawk                                            # runc's bats suite (hack/runc-compat.sh)
 	nginx redis-server python3 debootstrap                  # `vmctr build` builds containers from these
 )
 
