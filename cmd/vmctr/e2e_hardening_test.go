@@ -84,6 +84,15 @@ func TestE2EHardeningFDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The pid file names the process as soon as it exists, while it may
+	// still be vmctr's init (with its own sync and log pipes) on its way to
+	// execve: look once it runs sleep.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", epid))
+		if strings.HasPrefix(string(cmdline), "sleep\x00") || time.Now().After(deadline) {
+			break
+		}
+	}
 	if fds := procFDs(t, epid); !slices.Equal(fds, []int{0, 1, 2}) {
 		t.Errorf("exec'd process has fds %v, want [0 1 2]", fds)
 	}
