@@ -145,43 +145,32 @@ func List(ctx context.Context, root string) ([]State, error) {
 
 // Start lets a created container's process run, then runs its poststart hooks.
 func Start(ctx context.Context, root, id string) error {
-	st := store{root: root}
-	if err := ValidateID(id); err != nil {
-		return err
-	}
-	unlock, err := st.lock(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, rec, err := load(root, id)
-	if err != nil {
-		return err
-	}
-	status, err := c.Status()
-	if err != nil {
-		return err
-	}
-	switch status {
-	case libcontainer.Created:
-	case libcontainer.Stopped:
-		return fmt.Errorf("cannot start a container that has stopped")
-	case libcontainer.Running:
-		return fmt.Errorf("cannot start an already running container")
-	default:
-		return fmt.Errorf("cannot start a container in the %s state", status)
-	}
-	var w *execWatch
-	if len(rec.Poststart) > 0 {
-		if ls, err := c.State(); err == nil {
-			w = watchExec(ls.BaseState.InitProcessPid)
+	return locked(root, id, func(c *libcontainer.Container, rec *Record) error {
+		status, err := c.Status()
+		if err != nil {
+			return err
 		}
-	}
-	if err := c.Exec(); err != nil {
-		return fmt.Errorf("starting container %q: %w", id, err)
-	}
-	runPoststart(ctx, c, rec, w)
-	return nil
+		switch status {
+		case libcontainer.Created:
+		case libcontainer.Stopped:
+			return fmt.Errorf("cannot start a container that has stopped")
+		case libcontainer.Running:
+			return fmt.Errorf("cannot start an already running container")
+		default:
+			return fmt.Errorf("cannot start a container in the %s state", status)
+		}
+		var w *execWatch
+		if len(rec.Poststart) > 0 {
+			if ls, err := c.State(); err == nil {
+				w = watchExec(ls.BaseState.InitProcessPid)
+			}
+		}
+		if err := c.Exec(); err != nil {
+			return fmt.Errorf("starting container %q: %w", id, err)
+		}
+		runPoststart(ctx, c, rec, w)
+		return nil
+	})
 }
 
 // ParseSignal reads a signal by number ("9"), name ("KILL") or full name
