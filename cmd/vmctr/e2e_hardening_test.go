@@ -47,6 +47,21 @@ func procFDs(t *testing.T, pid int) []int {
 	return fds
 }
 
+// waitExecd waits until process pid runs prog (argv[0]), that is until
+// it has left vmctr's init and closed init's own fds.
+func waitExecd(t *testing.T, pid int, prog string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.HasPrefix(string(cmdline), prog+"\x00") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not execve %s within 10s (cmdline %q)", pid, prog, cmdline)
+		}
+	}
+}
+
 // Only 0, 1 and 2 (plus what --preserve-fds names) reach a container's
 // processes, whatever the caller has open; --preserve-fds cannot reach past
 // the caller's fds into vmctr's own (the Go runtime keeps host cgroup files
@@ -73,6 +88,9 @@ func TestE2EHardeningFDs(t *testing.T) {
 	}
 	e.ok("start", id)
 	pid := e.state(id).Pid
+	// start returns once init has been released, which may be before
+	// init's execve closes its own pipes: look once it runs sleep.
+	waitExecd(t, pid, "sleep")
 	if fds := procFDs(t, pid); !slices.Equal(fds, []int{0, 1, 2}) {
 		t.Errorf("container init has fds %v, want [0 1 2]", fds)
 	}
@@ -86,13 +104,8 @@ func TestE2EHardeningFDs(t *testing.T) {
 	}
 	// The pid file names the process as soon as it exists, while it may
 	// still be vmctr's init (with its own sync and log pipes) on its way to
-	// execve: look once it runs sleep.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", epid))
-		if strings.HasPrefix(string(cmdline), "sleep\x00") || time.Now().After(deadline) {
-			break
-		}
-	}
+	// execve.
+	waitExecd(t, epid, "sleep")
 	if fds := procFDs(t, epid); !slices.Equal(fds, []int{0, 1, 2}) {
 		t.Errorf("exec'd process has fds %v, want [0 1 2]", fds)
 	}
