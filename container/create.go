@@ -212,18 +212,8 @@ func launch(ctx context.Context, o CreateOpts, run bool) (_ int, retErr error) {
 			return -1, fmt.Errorf("starting container process: %w", err)
 		}
 	}
-	if err := io.waitConsole(); err != nil {
-		_ = p.Signal(unix.SIGKILL)
-		_, _ = p.Wait()
+	if err := handOver(p, io, o.PidFile); err != nil {
 		return -1, err
-	}
-	io.closePostStart()
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, p); err != nil {
-			_ = p.Signal(unix.SIGKILL)
-			_, _ = p.Wait()
-			return -1, err
-		}
 	}
 	keep = true
 	if !run {
@@ -338,6 +328,25 @@ func addPreservedFDs(p *libcontainer.Process, n int) error {
 		p.ExtraFiles = append(p.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
 	return nil
+}
+
+// handOver finishes a started process's set-up for the caller: the
+// terminal handed over (attached terminal), the parent's copies of the
+// child's stdio closed, the pid file written. On failure the process is
+// killed and reaped.
+func handOver(p *libcontainer.Process, io *stdio, pidFile string) error {
+	err := io.waitConsole()
+	if err == nil {
+		io.closePostStart()
+		if pidFile != "" {
+			err = writePidFile(pidFile, p)
+		}
+	}
+	if err != nil {
+		_ = p.Signal(unix.SIGKILL)
+		_, _ = p.Wait()
+	}
+	return err
 }
 
 // writePidFile writes the process's PID atomically (temp file + rename).

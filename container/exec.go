@@ -8,7 +8,6 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 )
 
 // ExecOpts describes a process to start in an existing container.
@@ -116,18 +115,8 @@ func Exec(ctx context.Context, o ExecOpts) (int, error) {
 		}
 		return -1, fmt.Errorf("exec in %q: %w", o.ID, err)
 	}
-	if err := io.waitConsole(); err != nil {
-		_ = p.Signal(unix.SIGKILL)
-		_, _ = p.Wait()
+	if err := handOver(p, io, o.PidFile); err != nil {
 		return -1, err
-	}
-	io.closePostStart()
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, p); err != nil {
-			_ = p.Signal(unix.SIGKILL)
-			_, _ = p.Wait()
-			return -1, err
-		}
 	}
 	if o.Detach {
 		return 0, nil
