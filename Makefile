@@ -4,12 +4,13 @@ GO ?= go
 # (docs/performance.md).
 TAGS ?= seccomp urfave_cli_no_docs
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 
 .PHONY: all vmctr test deps vet unit e2e test-compat test-conformance clean
 all: vmctr _output/vmctr-init
 
 vmctr:
-	$(GO) build -tags "$(TAGS)" -ldflags "-X main.version=$(VERSION)" -o vmctr ./cmd/vmctr
+	$(GO) build -tags "$(TAGS)" -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o vmctr ./cmd/vmctr
 
 # The init program of built containers (vmctr build): static, so that it
 # needs nothing from the container. vmctr finds it in _output/ beside itself.

@@ -61,3 +61,13 @@ func DefaultSpec(rootless bool) *specs.Spec {
 	}
 	return s
 }
+
+// SeccompVersion is the version of the libseccomp vmctr is linked with
+// ("2.5.4"), or "" in a build without seccomp support.
+func SeccompVersion() string {
+	if !seccomp.Enabled {
+		return ""
+	}
+	major, minor, patch := seccomp.Version()
+	return fmt.Sprintf("%d.%d.%d", major, minor, patch)
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -32,9 +34,49 @@ func main() {
 	}
 }
 
+// commit is set at build time with -ldflags "-X main.commit=..." (the
+// Makefile does), for builds without Go's VCS stamping (-buildvcs=false).
+var commit string
+
+// vcsRevision is the commit vmctr was built from: the one the Makefile
+// set, or the one Go recorded ("-dirty" when the tree had changes), or "".
+func vcsRevision() string {
+	if commit != "" {
+		return commit
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev + dirty
+}
+
 func newApp() *cli.App {
+	// runc's shape: tools that show a runtime's version (podman info)
+	// read these lines.
 	cli.VersionPrinter = func(c *cli.Context) {
-		fmt.Fprintf(c.App.Writer, "vmctr version %s\nspec: %s\n", c.App.Version, specs.Version)
+		fmt.Fprintf(c.App.Writer, "vmctr version %s\n", c.App.Version)
+		if commit := vcsRevision(); commit != "" {
+			fmt.Fprintf(c.App.Writer, "commit: %s\n", commit)
+		}
+		fmt.Fprintf(c.App.Writer, "spec: %s\ngo: %s\n", specs.Version, runtime.Version())
+		if v := container.SeccompVersion(); v != "" {
+			fmt.Fprintf(c.App.Writer, "libseccomp: %s\n", v)
+		}
 	}
 	app := &cli.App{
 		Name:    "vmctr",
