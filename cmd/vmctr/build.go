@@ -156,8 +156,12 @@ func buildOpts(c *cli.Context) (rootfs.BuildOpts, error) {
 		KeepSetuid:   c.Bool("keep-setuid") || def.KeepSetuid,
 		Output:       c.String("output"),
 		Force:        c.Bool("force"),
-		Spec:         container.DefaultSpec(false),
 	}
+	spec, err := container.SecureSpec(rootfs.DefaultCapabilities)
+	if err != nil {
+		return o, err
+	}
+	o.Spec = spec
 	if !c.IsSet("trace-timeout") && def.TraceTimeout != 0 {
 		o.TraceTimeout = time.Duration(def.TraceTimeout)
 	}

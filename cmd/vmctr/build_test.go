@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/vmctr/vmctr/container"
 	"github.com/vmctr/vmctr/rootfs"
 )
 
@@ -573,6 +575,49 @@ func TestE2EBuildPython(t *testing.T) {
 		out, err := rc.runAttached(bundle)
 		if err != nil || !strings.Contains(out, `"runtime": "vmctr"`) {
 			t.Errorf("python under runc: %v\n%s", err, out)
+		}
+	})
+}
+
+// A built container starts hardened (container.SecureSpec): moby's default
+// seccomp profile (no new user namespaces, no keyring), no new privileges,
+// the RAPL energy counters masked, a pids limit; and it still runs under
+// runc with the same config.
+func TestE2EBuildSecureDefaults(t *testing.T) {
+	needProgs(t, "/bin/busybox")
+	t.Parallel()
+	e := newEnv(t)
+	bundle := e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox sleep 600")
+	id, _ := e.runDetached(bundle)
+	defer e.ok("delete", "--force", id)
+
+	status := e.ok("exec", id, "/bin/busybox", "cat", "/proc/self/status")
+	for _, want := range []string{"\nSeccomp:\t2\n", "\nNoNewPrivs:\t1\n"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("exec'd process: no %q in its status:\n%s", strings.TrimSpace(want), status)
+		}
+	}
+	// Allowed by the capabilities and the kernel, refused by the profile.
+	if r := e.run(nil, "exec", id, "/bin/busybox", "unshare", "-U", "-r", "/bin/busybox", "true"); r.code == 0 {
+		t.Errorf("unshare -U inside a built container succeeded: %s", r)
+	}
+	if _, err := os.Stat("/sys/devices/virtual/powercap"); err == nil { // not on every machine (VMs)
+		if out := e.ok("exec", id, "/bin/busybox", "ls", "-A", "/sys/devices/virtual/powercap"); strings.TrimSpace(out) != "" {
+			t.Errorf("/sys/devices/virtual/powercap is not masked: %q", out)
+		}
+	}
+	if spec := checkConfig(t, bundle); !slices.Contains(spec.Linux.MaskedPaths, "/sys/devices/virtual/powercap") {
+		t.Errorf("config.json does not mask /sys/devices/virtual/powercap: %q", spec.Linux.MaskedPaths)
+	}
+	if got := cgroupFile(t, id, "pids/pids.max", "pids.max"); got != strconv.Itoa(container.DefaultPidsLimit) {
+		t.Errorf("pids.max = %s, want %d", got, container.DefaultPidsLimit)
+	}
+
+	t.Run("runc", func(t *testing.T) {
+		rc := newRunc(t, e)
+		out, err := rc.runAttached(e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox grep Seccomp: /proc/self/status"))
+		if err != nil || !strings.Contains(out, "\t2") {
+			t.Errorf("under runc: %v\n%s", err, out)
 		}
 	})
 }
