@@ -612,6 +612,11 @@ func TestE2EBuildSecureDefaults(t *testing.T) {
 	if got := cgroupFile(t, id, "pids/pids.max", "pids.max"); got != strconv.Itoa(container.DefaultPidsLimit) {
 		t.Errorf("pids.max = %s, want %d", got, container.DefaultPidsLimit)
 	}
+	// --force does not replace the bundle of a running container.
+	e.fail("runs from", e.buildArgs(bundle, "--app", "/bin/busybox", "--force")...)
+	if _, err := os.Stat(filepath.Join(bundle, "rootfs", "bin", "busybox")); err != nil {
+		t.Errorf("the refused build touched the bundle: %v", err)
+	}
 
 	t.Run("runc", func(t *testing.T) {
 		rc := newRunc(t, e)
