@@ -72,13 +72,19 @@ var definitionKeys = []string{
 // commandKeys are the keys of a start command written as a mapping.
 var commandKeys = []string{"name", "args", "command", "env", "workdir", "wait"}
 
+// maxDefinitionSize bounds a definition file: no real one comes near it.
+const maxDefinitionSize = 16 << 20
+
 // ParseDefinition reads a definition file. name is used in errors ("app.yaml:7:
 // unknown key ..."); a relative source-root is taken relative to dir (the
 // file's directory).
 func ParseDefinition(r io.Reader, name, dir string) (*Definition, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 16<<20))
+	data, err := io.ReadAll(io.LimitReader(r, maxDefinitionSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if len(data) > maxDefinitionSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrInvalidDefinition, name, maxDefinitionSize>>20)
 	}
 	bad := func(line int, format string, args ...any) error {
 		return fmt.Errorf("%w: %s:%d: %s", ErrInvalidDefinition, name, line, fmt.Sprintf(format, args...))

@@ -162,3 +162,12 @@ func FuzzSplitCommand(f *testing.F) {
 		}
 	})
 }
+
+// A definition file over the size bound is refused, not read in part.
+func TestParseDefinitionTooLarge(t *testing.T) {
+	big := "apps: [/bin/true]\n# " + strings.Repeat("x", maxDefinitionSize) + "\n"
+	_, err := ParseDefinition(strings.NewReader(big), "big.yaml", "/")
+	if !errors.Is(err, ErrInvalidDefinition) || !strings.Contains(err.Error(), "big.yaml is larger than 16 MiB") {
+		t.Errorf("err = %v", err)
+	}
+}
