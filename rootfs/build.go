@@ -72,6 +72,10 @@ type Result struct {
 	Millis    int64         `json:"durationMs"`
 	Users     []string      `json:"users"`
 	Start     []Command     `json:"start"`
+	// Unchanged: Output already held a bundle built from the same inputs
+	// (same options, same source files by inode, size and times); it was
+	// left as it is, and the counts are the ones that build recorded.
+	Unchanged bool `json:"unchanged"`
 }
 
 // Build makes an OCI bundle at o.Output holding a private root file system
@@ -88,10 +92,11 @@ func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
 	}
 	defer unix.Close(b.srcFd)
 
-	out, err := prepareOutput(o.Output, o.Force)
+	out, existing, err := prepareOutput(o.Output, o.Force)
 	if err != nil {
 		return nil, err
 	}
+	b.existing = existing
 	// Builds killed before they could clean up (SIGKILL, a crash) left
 	// their build directories beside their outputs: remove those while
 	// this one runs.
@@ -116,7 +121,12 @@ func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
 		}
 	}()
 	b.skip = outputSkipper(b.srcRoot, out)
-	if err := b.build(ctx, tmp); err != nil {
+	if err := b.build(ctx, tmp); errors.Is(err, errUnchanged) {
+		if err := os.RemoveAll(tmp); err != nil {
+			logrus.Warnf("rootfs: removing %s: %v", tmp, err)
+		}
+		return unchangedResult(out, existing, began), nil
+	} else if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -145,6 +155,7 @@ type builder struct {
 	hostname string
 
 	// Read ahead (readAhead) while discovery runs: they do not depend on it.
+	existing   *Manifest // of the bundle at Output, which a build with the same inputs leaves alone
 	initProg   []byte
 	acc        *accounts
 	id         identity
@@ -425,6 +436,14 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	}
 
 	step(fmt.Sprintf("planned %d paths", len(nodes)))
+	key := b.buildKey(nodes, found)
+	if b.existing != nil {
+		if b.existing.Build.Key == key {
+			return errUnchanged
+		}
+		return fmt.Errorf("%w: %s was built from other inputs or by another vmctr (use --force to replace it)", ErrOutputExists, o.Output)
+	}
+	step("digested the inputs")
 
 	// Copy.
 	rootfs := filepath.Join(bundle, "rootfs")
@@ -503,6 +522,26 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 		return err
 	}
 
+	r := &b.result
+	for _, n := range nodes {
+		switch n.kind {
+		case kindFile:
+			r.Files++
+			r.Bytes += n.st.Size
+		case kindDir:
+			r.Dirs++
+		case kindSymlink:
+			r.Symlinks++
+		case kindHardlink:
+			r.Hardlinks++
+		}
+	}
+	r.Generated = len(gen) + 1 // and the manifest
+	r.Users = man.Users
+	r.Start = b.start
+	man.Build = &Record{Key: key, Files: r.Files, Dirs: r.Dirs, Symlinks: r.Symlinks, Hardlinks: r.Hardlinks,
+		Generated: r.Generated, Bytes: r.Bytes}
+
 	// The manifest: every node, then what vmctr wrote.
 	for _, n := range nodes {
 		man.Files = append(man.Files, n.entry())
@@ -529,23 +568,6 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 		return fmt.Errorf("writing config.json: %w", err)
 	}
 
-	r := &b.result
-	for _, n := range nodes {
-		switch n.kind {
-		case kindFile:
-			r.Files++
-			r.Bytes += n.st.Size
-		case kindDir:
-			r.Dirs++
-		case kindSymlink:
-			r.Symlinks++
-		case kindHardlink:
-			r.Hardlinks++
-		}
-	}
-	r.Generated = len(gen) + 1 // and the manifest
-	r.Users = man.Users
-	r.Start = b.start
 	return nil
 }
 
@@ -828,36 +850,62 @@ func outputSkipper(srcRoot, out string) func(string) bool {
 
 // prepareOutput checks the output directory: it may be missing or empty,
 // or anything with force; never a symbolic link.
-func prepareOutput(out string, force bool) (string, error) {
+func prepareOutput(out string, force bool) (string, *Manifest, error) {
 	out, err := filepath.Abs(out)
 	if err != nil {
-		return "", fmt.Errorf("output directory: %w", err)
+		return "", nil, fmt.Errorf("output directory: %w", err)
 	}
 	if out == "/" {
-		return "", fmt.Errorf("%w: the output directory cannot be /", ErrInvalidOptions)
+		return "", nil, fmt.Errorf("%w: the output directory cannot be /", ErrInvalidOptions)
 	}
 	fi, err := os.Lstat(out)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if _, err := os.Stat(filepath.Dir(out)); err != nil {
-			return "", fmt.Errorf("output directory %s: its parent: %w", out, err)
+			return "", nil, fmt.Errorf("output directory %s: its parent: %w", out, err)
 		}
-		return out, nil
+		return out, nil, nil
 	case err != nil:
-		return "", fmt.Errorf("output directory %s: %w", out, err)
+		return "", nil, fmt.Errorf("output directory %s: %w", out, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return "", fmt.Errorf("%w: output %s is a symbolic link", ErrInvalidOptions, out)
+		return "", nil, fmt.Errorf("%w: output %s is a symbolic link", ErrInvalidOptions, out)
 	case !fi.IsDir():
-		return "", fmt.Errorf("%w: output %s exists and is not a directory", ErrInvalidOptions, out)
+		return "", nil, fmt.Errorf("%w: output %s exists and is not a directory", ErrInvalidOptions, out)
 	}
-	if !force {
-		ents, err := os.ReadDir(out)
-		if err != nil {
-			return "", fmt.Errorf("output directory %s: %w", out, err)
-		}
-		if len(ents) > 0 {
-			return "", fmt.Errorf("%w: %s (use --force to replace it)", ErrOutputExists, out)
+	if force {
+		return out, nil, nil
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		return "", nil, fmt.Errorf("output directory %s: %w", out, err)
+	}
+	if len(ents) == 0 {
+		return out, nil, nil
+	}
+	// A bundle an earlier build wrote: the build goes on as far as its
+	// inputs' digest, and leaves the bundle as it is if they match.
+	if m, err := ReadManifest(filepath.Join(out, "rootfs")); err == nil && m.Build != nil && m.Build.Key != "" {
+		if _, err := os.Stat(filepath.Join(out, "config.json")); err == nil {
+			return out, m, nil
 		}
 	}
-	return out, nil
+	return "", nil, fmt.Errorf("%w: %s (use --force to replace it)", ErrOutputExists, out)
+}
+
+// errUnchanged stops a build whose output is already there (builder.build
+// to Build).
+var errUnchanged = errors.New("the bundle is up to date")
+
+// unchangedResult is Build's result for a bundle that was already built
+// from the same inputs: the counts it recorded, nothing written.
+func unchangedResult(out string, m *Manifest, began time.Time) *Result {
+	r := &Result{
+		Bundle: out, Rootfs: filepath.Join(out, "rootfs"), Unchanged: true,
+		Files: m.Build.Files, Dirs: m.Build.Dirs, Symlinks: m.Build.Symlinks, Hardlinks: m.Build.Hardlinks,
+		Generated: m.Build.Generated, Bytes: m.Build.Bytes, Users: m.Users, Start: m.Start,
+	}
+	r.Manifest = filepath.Join(r.Rootfs, ManifestPath)
+	r.Duration = time.Since(began)
+	r.Millis = r.Duration.Milliseconds()
+	return r
 }

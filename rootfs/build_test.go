@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -410,6 +411,94 @@ func TestBuildOutput(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(parent); len(ents) != 3 {
 		t.Errorf("beside the outputs: %v", ents)
+	}
+}
+
+// A build into a bundle built from the same inputs leaves it as it is
+// (what the container wrote there too) and says so; any change of the
+// options or of a source file makes it refuse without --force.
+func TestBuildUnchanged(t *testing.T) {
+	src := sourceRoot(t)
+	out := filepath.Join(t.TempDir(), "bundle")
+	first, err := Build(context.Background(), buildOpts(t, src, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Unchanged {
+		t.Error("first build: unchanged")
+	}
+	data := filepath.Join(out, "rootfs", "data", "written-by-the-app")
+	write(t, data, "state", 0o600)
+	kept := func(what string) {
+		t.Helper()
+		if _, err := os.Stat(data); err != nil {
+			t.Errorf("%s: the container's file is gone", what)
+		}
+	}
+
+	again, err := Build(context.Background(), buildOpts(t, src, out))
+	if err != nil {
+		t.Fatalf("same build again: %v", err)
+	}
+	if !again.Unchanged || again.Files != first.Files || again.Bytes != first.Bytes || again.Dirs != first.Dirs ||
+		again.Generated != first.Generated || !slices.Equal(again.Users, first.Users) || again.Bundle != first.Bundle {
+		t.Errorf("same build again: %+v\nfirst: %+v", again, first)
+	}
+	kept("same build again")
+
+	o := buildOpts(t, src, out)
+	o.Env = append(o.Env, "B=2")
+	if _, err := Build(context.Background(), o); !errors.Is(err, ErrOutputExists) {
+		t.Errorf("other options: %v, want ErrOutputExists", err)
+	}
+	kept("other options")
+	for name, change := range map[string]func(src string) error{
+		"content": func(src string) error {
+			f, err := os.OpenFile(filepath.Join(src, "data/everyone"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteString("more\n")
+			return err
+		},
+		"mode": func(src string) error { return os.Chmod(filepath.Join(src, "data/readonly"), 0o440) },
+		"passwd": func(src string) error {
+			return os.WriteFile(filepath.Join(src, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\ndaemon:x:1:1::/:/bin/sh\n"), 0o644)
+		},
+	} {
+		// Each change on a fresh pair: the bundle, then the change.
+		src := sourceRoot(t)
+		out := filepath.Join(t.TempDir(), "bundle")
+		if _, err := Build(context.Background(), buildOpts(t, src, out)); err != nil {
+			t.Fatal(err)
+		}
+		if err := change(src); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Build(context.Background(), buildOpts(t, src, out)); !errors.Is(err, ErrOutputExists) {
+			t.Errorf("source %s changed: %v, want ErrOutputExists", name, err)
+		}
+	}
+
+	// --force rebuilds even when nothing changed.
+	o = buildOpts(t, src, out)
+	o.Force = true
+	if r, err := Build(context.Background(), o); err != nil || r.Unchanged {
+		t.Fatalf("--force: %+v, %v", r, err)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("--force kept the container's file")
+	}
+
+	// A manifest the container replaced is not a record of a build.
+	man := filepath.Join(out, "rootfs", ManifestPath)
+	if err := os.Remove(man); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, "/proc/self/environ", man)
+	if _, err := Build(context.Background(), buildOpts(t, src, out)); !errors.Is(err, ErrOutputExists) {
+		t.Errorf("manifest replaced by a symlink: %v, want ErrOutputExists", err)
 	}
 }
 

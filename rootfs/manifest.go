@@ -50,6 +50,20 @@ type Manifest struct {
 	Groups     []string  `json:"groups"` // the groups in its /etc/group
 	Start      []Command `json:"start"`  // what the execution file starts
 	Files      []Entry   `json:"files"`  // every path in the root file system, sorted
+	Build      *Record   `json:"build,omitempty"`
+}
+
+// Record is what a build recorded about itself: the digest of its inputs
+// (BuildKey) and the counts it reported. A build with the same inputs into
+// the same output finds them here and leaves the bundle as it is.
+type Record struct {
+	Key       string `json:"key"` // sha256 of the inputs, hex
+	Files     int    `json:"files"`
+	Dirs      int    `json:"dirs"`
+	Symlinks  int    `json:"symlinks"`
+	Hardlinks int    `json:"hardlinks"`
+	Generated int    `json:"generated"`
+	Bytes     int64  `json:"bytes"`
 }
 
 // Entry is one path in the container's root file system.

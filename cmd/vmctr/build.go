@@ -114,6 +114,10 @@ Examples:
 		if format == "json" {
 			return printJSON(c.App.Writer, res, true)
 		}
+		if res.Unchanged {
+			fmt.Fprintf(c.App.Writer, "%s is up to date (built from the same inputs; --force rebuilds it)\n", res.Bundle)
+			return nil
+		}
 		fmt.Fprintf(c.App.Writer, "built %s: %d files (%s), %d directories, %d symlinks, %d hard links, %d generated, in %.2fs\n",
 			res.Bundle, res.Files, humanBytes(res.Bytes), res.Dirs, res.Symlinks, res.Hardlinks, res.Generated, res.Duration.Seconds())
 		return nil
