@@ -612,7 +612,11 @@ func TestE2EBuildSecureDefaults(t *testing.T) {
 	if got := cgroupFile(t, id, "pids/pids.max", "pids.max"); got != strconv.Itoa(container.DefaultPidsLimit) {
 		t.Errorf("pids.max = %s, want %d", got, container.DefaultPidsLimit)
 	}
-	// --force does not replace the bundle of a running container.
+	// The same build again leaves the bundle of the running container
+	// alone (idempotent); --force does not replace it.
+	if out := e.ok(e.buildArgs(bundle, "--app", "/bin/busybox", "--cmd", "/bin/busybox sleep 600", "--format", "json")...); !strings.Contains(out, `"unchanged": true`) {
+		t.Errorf("the same build again: %s", out)
+	}
 	e.fail("runs from", e.buildArgs(bundle, "--app", "/bin/busybox", "--force")...)
 	if _, err := os.Stat(filepath.Join(bundle, "rootfs", "bin", "busybox")); err != nil {
 		t.Errorf("the refused build touched the bundle: %v", err)
