@@ -9,8 +9,10 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 .PHONY: all vmctr test deps vet unit e2e test-compat test-conformance clean
 all: vmctr _output/vmctr-init
 
+# hack/build-vmctr.sh is how every part of the tree builds vmctr (static
+# unless STATIC=0).
 vmctr:
-	$(GO) build -tags "$(TAGS)" -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o vmctr ./cmd/vmctr
+	TAGS="$(TAGS)" VERSION="$(VERSION)" COMMIT="$(COMMIT)" GO="$(GO)" bash hack/build-vmctr.sh vmctr
 
 # The init program of built containers (vmctr build): static, so that it
 # needs nothing from the container. vmctr finds it in _output/ beside itself.

@@ -5,7 +5,7 @@
 # Usage: hack/conformance.sh [VMCTR_BINARY]
 #
 #   VMCTR_BINARY  the vmctr to test. Without it, vmctr is built from this tree
-#                 (go build -tags seccomp) into a temporary directory that is
+#                 (hack/build-vmctr.sh) into a temporary directory that is
 #                 removed afterwards.
 #
 # Environment:
@@ -52,7 +52,7 @@ if [ $# = 1 ]; then
 else
 	TMP=$(mktemp -d /tmp/vmctr-conformance.XXXXXX)
 	echo "$PROG: building vmctr from $REPO" >&2
-	(cd "$REPO" && go build -tags seccomp -o "$TMP/vmctr" ./cmd/vmctr) || die "build failed"
+	bash "$REPO/hack/build-vmctr.sh" "$TMP/vmctr" || die "build failed"
 	VMCTR=$TMP/vmctr
 fi
 

@@ -5,7 +5,7 @@
 # Usage: hack/runc-compat.sh [VMCTR_BINARY]
 #
 #   VMCTR_BINARY  the vmctr to test. Without it, vmctr is built from this tree
-#                 (go build -tags "seccomp urfave_cli_no_docs") into the temp dir.
+#                 (hack/build-vmctr.sh) into the temp dir.
 #
 # Environment:
 #   RUNC_COMPAT_PATTERNS  pattern file (default hack/runc-compat.patterns): one
@@ -146,7 +146,7 @@ if [ $# = 1 ]; then
 	VMCTR=$T/bin/vmctr
 else
 	say "building vmctr from $REPO"
-	(cd "$REPO" && go build -tags "seccomp urfave_cli_no_docs" -o "$T/bin/vmctr" ./cmd/vmctr) || die "building vmctr failed"
+	bash "$REPO/hack/build-vmctr.sh" "$T/bin/vmctr" || die "building vmctr failed"
 	VMCTR=$T/bin/vmctr
 fi
 

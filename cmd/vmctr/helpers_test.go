@@ -81,7 +81,7 @@ func requireE2E(t *testing.T) {
 	}
 }
 
-// binaries builds vmctr (go build -tags $VMCTR_BUILD_TAGS, default seccomp)
+// binaries builds vmctr (hack/build-vmctr.sh, tags $VMCTR_BUILD_TAGS)
 // and the probe once per test binary. VMCTR_BINARY points the tests at a
 // prebuilt vmctr instead.
 func binaries(t *testing.T) (vmctr, probe string) {
@@ -98,11 +98,13 @@ func binaries(t *testing.T) (vmctr, probe string) {
 			// directory and the state dir, which must not nest (it falls
 			// back to a slower copy).
 			vmctrBin = filepath.Join(workDir, "bin", "vmctr")
-			tags := os.Getenv("VMCTR_BUILD_TAGS") // the Makefile's TAGS
-			if tags == "" {
-				tags = "seccomp"
+			// As the Makefile builds it (static); $VMCTR_BUILD_TAGS is
+			// the Makefile's TAGS.
+			cmd := exec.Command("bash", "../../hack/build-vmctr.sh", vmctrBin)
+			cmd.Env = append(os.Environ(), "GO="+gobin)
+			if tags := os.Getenv("VMCTR_BUILD_TAGS"); tags != "" {
+				cmd.Env = append(cmd.Env, "TAGS="+tags)
 			}
-			cmd := exec.Command(gobin, "build", "-tags", tags, "-o", vmctrBin, ".")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("building vmctr: %v\n%s", err, out)
 				return

@@ -53,8 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [ -z "${VMCTR:-}" ]; then
-	# The Makefile's TAGS.
-	go build -tags "seccomp urfave_cli_no_docs" -o "$tools/vmctr" ./cmd/vmctr
+	bash hack/build-vmctr.sh "$tools/vmctr"
 	VMCTR=$tools/vmctr
 fi
 if [ -z "${INIT:-}" ]; then
