@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -666,6 +667,44 @@ func TestWhy(t *testing.T) {
 	if m.Why("/nope") != nil {
 		t.Error("Why of a missing path")
 	}
+}
+
+// A manifest from a hostile container: huge link targets and link loops
+// neither hang Why nor blow up its work.
+func TestWhyHostile(t *testing.T) {
+	long := strings.Repeat("a/", 1<<19) // 1 MiB, half a million components
+	m := &Manifest{Files: []Entry{
+		{Path: "/a", Type: TypeSymlink, Link: long},
+		{Path: "/b", Type: TypeSymlink, Link: "/c"},
+		{Path: "/c", Type: TypeSymlink, Link: "/b"},
+		{Path: "/f", Reason: "elf-dep", Via: "/a/" + long + "x"},
+		{Path: "/g", Reason: "elf-dep", Via: "/b/x"},
+	}}
+	for _, p := range []string{"/f", "/g", "/a/x", "/b/c/b/c/x", "/" + long} {
+		_ = m.Why(p)
+	}
+}
+
+// FuzzManifestWhy: any manifest (a container's own file, for inspect) and
+// any path: Why returns, without panicking, a chain of distinct entries
+// that starts with p's.
+func FuzzManifestWhy(f *testing.F) {
+	f.Add([]byte(`{"version":1,"files":[{"path":"/lib","type":"symlink","link":"usr/lib"},{"path":"/usr/lib/x","via":"/lib/y"},{"path":"/usr/lib/y","via":"/usr/lib/x"}]}`), "/lib/x")
+	f.Add([]byte(`{"version":1,"files":[{"path":"/a","type":"symlink","link":"/a/a"},{"path":"/a/a/b","via":"/a/b"}]}`), "/a/b")
+	f.Fuzz(func(t *testing.T, data []byte, p string) {
+		m, err := DecodeManifest(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		chain := m.Why(p)
+		seen := map[string]bool{}
+		for _, e := range chain {
+			if seen[e.Path] {
+				t.Fatalf("Why(%q) visits %s twice", p, e.Path)
+			}
+			seen[e.Path] = true
+		}
+	})
 }
 
 func TestIsKernelPath(t *testing.T) {

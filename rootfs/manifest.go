@@ -13,6 +13,7 @@ import (
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 )
 
 // ManifestVersion is the version of the manifest format.
@@ -154,13 +155,16 @@ func (m *Manifest) resolveDir(p string) string {
 
 // resolve follows the symbolic links the manifest records, so that a path
 // named through a link (/lib/x86_64-linux-gnu/libc.so.6 with /lib -> usr/lib)
-// finds its entry. Paths it cannot resolve are returned as they are.
+// finds its entry. Paths it cannot resolve are returned as they are. The
+// manifest may come from a container (inspect of a running one), so a path
+// longer than PATH_MAX is not resolved further: the work stays linear.
 func (m *Manifest) resolve(p string) string {
-	for hops := 0; hops < maxSymlinkHops; hops++ {
+	for hops := 0; hops < maxSymlinkHops && len(p) <= unix.PathMax; hops++ {
 		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 		changed := false
-		for i := range parts {
-			prefix := "/" + strings.Join(parts[:i+1], "/")
+		prefix := ""
+		for i, part := range parts {
+			prefix += "/" + part
 			e := m.Lookup(prefix)
 			if e == nil || e.Type != TypeSymlink {
 				continue
