@@ -48,6 +48,11 @@ compat_init() {
 	T=$(mktemp -d "/tmp/vmctr-compat-$name.XXXXXX")
 	chmod 0755 "$T"
 	CGPARENT=vmctr/compat-$name-$$
+	# What /sys/fs/cgroup holds now: conmon (cgroupfs manager) makes
+	# directories for controllers that are not mounted here as plain
+	# directories in the /sys/fs/cgroup tmpfs, with a "tasks" file; the
+	# cleanup removes what it made (see cleanup_cgroups).
+	CG_BEFORE=$(cd /sys/fs/cgroup && for d in */ */vmctr/; do [ -d "$d" ] && echo "${d%/}"; done)
 	ARGVLOG=$T/argv.log
 	trap compat_cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -117,21 +122,36 @@ cgroup_dirs() {
 }
 
 # cleanup_cgroups kills what still runs in our cgroups (processes the test
-# started) and removes them, deepest first.
+# started) and removes them, deepest first. Directories below our parent
+# that are not cgroups (on the /sys/fs/cgroup tmpfs, where conmon makes
+# them for controllers this host does not mount) lose the plain files conmon
+# wrote there and are removed too, and so are the controller directories
+# above them that did not exist before the test.
 cleanup_cgroups() {
-	local d p i
+	local d p i h
 	[ -n "${CGPARENT:-}" ] || return 0
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		for d in $(cgroup_dirs); do
+			if [ "$(stat -f -c %T "$d")" = tmpfs ]; then
+				find "$d" -maxdepth 1 -type f -delete
+				continue
+			fi
 			[ -f "$d/cgroup.procs" ] || continue
 			if [ -f "$d/freezer.state" ]; then echo THAWED >"$d/freezer.state"; fi
 			if [ -f "$d/cgroup.freeze" ]; then echo 0 >"$d/cgroup.freeze"; fi
 			for p in $(cat "$d/cgroup.procs"); do kill -9 "$p"; done
 		done 2>/dev/null
 		for d in $(cgroup_dirs); do rmdir "$d"; done 2>/dev/null
-		[ -z "$(cgroup_dirs)" ] && return 0
+		[ -z "$(cgroup_dirs)" ] && break
 		sleep 0.2
 	done
+	for h in /sys/fs/cgroup/*/vmctr /sys/fs/cgroup/*; do
+		[ -d "$h" ] && [ "$(stat -f -c %T "$h")" = tmpfs ] || continue
+		mountpoint -q "$h" && continue
+		printf '%s\n' "$CG_BEFORE" | grep -qxF "${h#/sys/fs/cgroup/}" && continue
+		rmdir "$h" 2>/dev/null
+	done
+	[ -z "$(cgroup_dirs)" ] && return 0
 	say "WARNING: could not remove cgroups: $(cgroup_dirs | tr '\n' ' ')"
 }
 
