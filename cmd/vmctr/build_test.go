@@ -877,15 +877,17 @@ func TestE2EBuildBadInput(t *testing.T) {
 // it, but never the directory of a build that is still running (here:
 // stopped with SIGSTOP, its lock held).
 func TestE2EBuildKilled(t *testing.T) {
-	needProgs(t, "/bin/busybox", "/usr/share")
+	needProgs(t, "/bin/busybox", "/usr/bin/strace")
 	e := newEnv(t)
 	parent := e.newDir("out")
 	if err := os.Mkdir(parent, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A slow build: discovery walks /usr/share, then excludes all of it.
+	// A build that waits: --trace runs its app (a minute's sleep) under
+	// strace, after the build directory exists. (Not a build made slow by
+	// a big tree: on a fast machine it finished before the test stopped it.)
 	slow := e.command(e.buildArgs(filepath.Join(parent, "slow"), "--app", "/bin/busybox",
-		"--file", "/usr/share", "--exclude", "/usr/share/**")...)
+		"--cmd", "/bin/busybox sleep 60", "--trace", "--trace-timeout", "60s")...)
 	slow.Stdout, slow.Stderr = e.tempFile("slow-out"), e.tempFile("slow-err")
 	if err := slow.Start(); err != nil {
 		t.Fatal(err)
