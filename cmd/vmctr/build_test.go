@@ -661,10 +661,10 @@ func TestE2EBuildInit(t *testing.T) {
 	}
 
 	// A signal reaches the app; the app's status is the container's.
-	b2 := e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox sh -c 'trap \"exit 42\" USR1; while :; do /bin/busybox sleep 0.1; done'")
+	b2 := e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox sh -c 'trap \"exit 42\" USR1; /bin/busybox touch /tmp/trapped; while :; do /bin/busybox sleep 0.1; done'")
 	id := e.newID()
 	e.ok("run", "-d", "--bundle", b2, id)
-	time.Sleep(300 * time.Millisecond)
+	waitFile(t, filepath.Join(b2, "rootfs", "tmp", "trapped")) // the trap is set
 	e.ok("kill", id, "USR1")
 	e.waitStatus(id, "stopped")
 	e.ok("delete", id)
