@@ -873,6 +873,9 @@ func prepareOutput(out string, force bool) (string, *Manifest, error) {
 		return "", nil, fmt.Errorf("%w: output %s exists and is not a directory", ErrInvalidOptions, out)
 	}
 	if force {
+		if err := replaceable(out); err != nil {
+			return "", nil, err
+		}
 		return out, nil, nil
 	}
 	ents, err := os.ReadDir(out)
@@ -888,6 +891,9 @@ func prepareOutput(out string, force bool) (string, *Manifest, error) {
 		if _, err := os.Stat(filepath.Join(out, "config.json")); err == nil {
 			return out, m, nil
 		}
+	}
+	if err := replaceable(out); errors.Is(err, ErrNotBundle) {
+		return "", nil, fmt.Errorf("%w: %s, and it is not a bundle vmctr built: choose another -o, or empty it yourself", ErrOutputExists, out)
 	}
 	return "", nil, fmt.Errorf("%w: %s (use --force to replace it)", ErrOutputExists, out)
 }

@@ -361,13 +361,36 @@ func TestBuildOutput(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "keep")); err != nil {
 		t.Fatal("the existing output was touched")
 	}
+	// Force replaces only a bundle vmctr built: never someone's directory.
 	o := buildOpts(t, src, out)
 	o.Force = true
+	if _, err := Build(context.Background(), o); !errors.Is(err, ErrNotBundle) {
+		t.Fatalf("--force into a directory that is not a bundle: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "keep")); err != nil {
+		t.Fatal("--force touched a directory that is not a bundle")
+	}
+	if err := os.Remove(filepath.Join(out, "keep")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Build(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(out, "keep")); err == nil {
-		t.Error("--force did not replace the output")
+	write(t, filepath.Join(out, "rootfs", "data", "app-state"), "x", 0o644)
+	o.Env = append(o.Env, "NEW=1")
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatalf("--force over a bundle: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "rootfs", "data", "app-state")); err == nil {
+		t.Error("--force did not replace the bundle")
+	}
+	// A file someone added beside a bundle's rootfs and config.json is theirs.
+	write(t, filepath.Join(out, "notes.txt"), "mine", 0o644)
+	if _, err := Build(context.Background(), o); !errors.Is(err, ErrNotBundle) {
+		t.Errorf("--force over a bundle with a file added: %v", err)
+	}
+	if err := os.Remove(filepath.Join(out, "notes.txt")); err != nil {
+		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(parent); len(ents) != 1 {
 		t.Errorf("beside the output: %v", ents)

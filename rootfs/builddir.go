@@ -1,8 +1,10 @@
 package rootfs
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,7 +132,11 @@ func replaceDir(tmp, out string, force bool) error {
 		return fmt.Errorf("moving the build into %s: %w", out, err)
 	}
 	if !force {
-		return fmt.Errorf("%w: %s was filled during the build (use --force to replace it)", ErrOutputExists, out)
+		return fmt.Errorf("%w: %s was filled during the build", ErrOutputExists, out)
+	}
+	// Checked again: the directory may have changed during the build.
+	if err := replaceable(out); err != nil {
+		return err
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, out, unix.RENAME_EXCHANGE); err != nil {
 		return fmt.Errorf("replacing %s: %w", out, err)
@@ -139,6 +145,69 @@ func replaceDir(tmp, out string, force bool) error {
 	// gone, the next build removes it: nobody holds a lock on it.
 	if err := os.RemoveAll(tmp); err != nil {
 		logrus.Warnf("rootfs: removing the replaced bundle (now %s): %v", tmp, err)
+	}
+	return nil
+}
+
+// replaceable reports why Force may not replace out: it must be a bundle
+// vmctr build wrote (config.json carrying AnnotationManifest, beside
+// rootfs/, and nothing else: a file someone put there is theirs), and no
+// process may run with its root in out/rootfs (a container of any state
+// root or runtime). Force never deletes anything else.
+func replaceable(out string) error {
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		return fmt.Errorf("output directory %s: %w", out, err)
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	notBundle := func(why string) error {
+		return fmt.Errorf("%w: %s %s; --force replaces only bundles vmctr built (remove it yourself, or choose another -o)",
+			ErrNotBundle, out, why)
+	}
+	for _, e := range ents {
+		if e.Name() != "config.json" && e.Name() != "rootfs" {
+			return notBundle(fmt.Sprintf("holds %q, which vmctr build does not write", e.Name()))
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "config.json"))
+	if err != nil {
+		return notBundle("has no readable config.json")
+	}
+	var cfg struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	err = json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(&cfg)
+	f.Close()
+	if err != nil || cfg.Annotations[AnnotationManifest] == "" {
+		return notBundle("has a config.json that vmctr build did not write")
+	}
+	return bundleInUse(out)
+}
+
+// bundleInUse finds a process whose root directory is out/rootfs.
+func bundleInUse(out string) error {
+	root, err := os.Stat(filepath.Join(out, "rootfs"))
+	if err != nil {
+		return nil // no root file system: nothing can run in it
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return fmt.Errorf("listing processes: %w", err)
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat("/proc/" + p.Name() + "/root")
+		if err != nil || !os.SameFile(fi, root) {
+			continue
+		}
+		comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
+		return fmt.Errorf("%w: process %d (%s) runs in %s/rootfs; stop its container first", ErrBundleInUse,
+			pid, strings.TrimSpace(string(comm)), out)
 	}
 	return nil
 }

@@ -27,8 +27,13 @@ var (
 	ErrWrongArch = elfdeps.ErrWrongArch
 
 	// ErrOutputExists: the output directory exists and is not empty (use
-	// Force to replace it).
+	// Force to replace it, if it is a bundle vmctr built).
 	ErrOutputExists = errors.New("output directory exists and is not empty")
+	// ErrNotBundle: Force would replace a directory that is not a bundle
+	// vmctr built; it never does.
+	ErrNotBundle = errors.New("output directory is not a bundle vmctr built")
+	// ErrBundleInUse: Force would replace a bundle a process runs in.
+	ErrBundleInUse = errors.New("bundle in use")
 	// ErrInvalidDefinition: a definition file is malformed or has unknown keys.
 	ErrInvalidDefinition = errors.New("invalid definition file")
 	// ErrInvalidOptions: the build options contradict each other or miss

@@ -622,6 +622,33 @@ func TestE2EBuildSecureDefaults(t *testing.T) {
 		t.Errorf("the refused build touched the bundle: %v", err)
 	}
 
+	// --force never deletes what vmctr did not build, nor a bundle that
+	// another runtime's container runs in.
+	t.Run("force", func(t *testing.T) {
+		mine := e.newDir("mine")
+		if err := os.MkdirAll(filepath.Join(mine, "data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(mine, "data", "db"), []byte("precious"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.fail("not a bundle vmctr built", e.buildArgs(mine, "--app", "/bin/busybox", "--force")...)
+		e.fail("not a bundle vmctr built", e.buildArgs(mine, "--app", "/bin/busybox")...)
+		if b, err := os.ReadFile(filepath.Join(mine, "data", "db")); err != nil || string(b) != "precious" {
+			t.Errorf("a refused build touched the directory: %q %v", b, err)
+		}
+
+		rc := newRunc(t, e)
+		b := e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox sleep 600")
+		id, _ := rc.runDetached(b)
+		e.fail("runs in", e.buildArgs(b, "--app", "/bin/busybox", "--force")...)
+		if _, err := os.Stat(filepath.Join(b, "rootfs", "bin", "busybox")); err != nil {
+			t.Errorf("the refused build touched the bundle runc runs: %v", err)
+		}
+		rc.stop(id)
+		e.ok(e.buildArgs(b, "--app", "/bin/busybox", "--force")...)
+	})
+
 	t.Run("runc", func(t *testing.T) {
 		rc := newRunc(t, e)
 		out, err := rc.runAttached(e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox grep Seccomp: /proc/self/status"))
