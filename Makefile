@@ -1,3 +1,5 @@
+# Go from /usr/local/go when it is not on PATH (README: "at /usr/local/go or on PATH").
+export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 # urfave_cli_no_docs leaves out urfave/cli's man-page generator (blackfriday),
 # whose package init costs every vmctr process, init included, about 0.3 ms
@@ -6,7 +8,7 @@ TAGS ?= seccomp urfave_cli_no_docs
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 
-.PHONY: all vmctr test deps vet unit e2e test-compat test-conformance clean
+.PHONY: all vmctr install uninstall test deps vet unit e2e test-compat test-conformance clean
 all: vmctr _output/vmctr-init
 
 # hack/build-vmctr.sh is how every part of the tree builds vmctr (static
@@ -20,6 +22,16 @@ CC ?= gcc
 _output/vmctr-init: rootfs/init/vmctr-init.c
 	@mkdir -p _output
 	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
+
+# vmctr finds its init in ../libexec/vmctr/ beside its own directory.
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 vmctr $(DESTDIR)$(PREFIX)/bin/vmctr
+	install -D -m 0755 _output/vmctr-init $(DESTDIR)$(PREFIX)/libexec/vmctr/vmctr-init
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmctr $(DESTDIR)$(PREFIX)/libexec/vmctr/vmctr-init
+	-rmdir $(DESTDIR)$(PREFIX)/libexec/vmctr
 
 # --- tests (docs/testing.md) ------------------------------------------------
 # `make test` is what CI runs (.ci/run), as root: missing packages, vet,

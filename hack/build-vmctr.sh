@@ -34,4 +34,5 @@ if [ "${STATIC:-1}" = 1 ]; then
 	ldflags="$ldflags -extldflags -static"
 fi
 cd "$repo"
+command -v "${GO:-go}" >/dev/null 2>&1 || PATH=$PATH:/usr/local/go/bin
 exec "${GO:-go}" build -tags "$tags" -ldflags "$ldflags" -o "$out" ./cmd/vmctr
