@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -218,12 +219,28 @@ func (b *builder) prepare() error {
 	if len(b.start) == 0 {
 		return fail(fmt.Errorf("%w: nothing to start: name an app (--app) or a start command (--cmd)", ErrInvalidOptions))
 	}
+	// Start command names label the init's messages and the manifest: one
+	// name, one app. Names given must differ; a default name (the
+	// program's) gets -2, -3, ... when the program starts more than once.
+	names := map[string]bool{}
+	for _, c := range b.start {
+		if c.Name != "" && names[c.Name] {
+			return fail(fmt.Errorf("%w: two start commands are named %q", ErrInvalidOptions, c.Name))
+		}
+		names[c.Name] = true
+	}
 	for i := range b.start {
 		if err := b.start[i].validate(); err != nil {
 			return fail(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
 		}
 		if b.start[i].Name == "" {
-			b.start[i].Name = path.Base(b.start[i].Args[0])
+			base := path.Base(b.start[i].Args[0])
+			name := base
+			for n := 2; names[name]; n++ {
+				name = base + "-" + strconv.Itoa(n)
+			}
+			b.start[i].Name = name
+			names[name] = true
 		}
 	}
 	for _, e := range o.Env {
@@ -247,8 +264,12 @@ func (b *builder) prepare() error {
 		return fail(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
 	}
 	if o.StopTimeout < 0 || o.StopTimeout > 24*time.Hour {
-		return fail(fmt.Errorf("%w: stop timeout %v out of range", ErrInvalidOptions, o.StopTimeout))
+		return fail(fmt.Errorf("%w: stop timeout %v out of range (0 to 24h)", ErrInvalidOptions, o.StopTimeout))
 	}
+	if o.TraceTimeout < 0 || o.TraceTimeout > time.Hour {
+		return fail(fmt.Errorf("%w: trace timeout %v out of range (0 for the default, up to 1h)", ErrInvalidOptions, o.TraceTimeout))
+	}
+
 	for _, p := range slices.Concat(o.Apps, o.Files) {
 		if !path.IsAbs(p) {
 			return fail(fmt.Errorf("%w: %q is not an absolute path inside the source root", ErrInvalidOptions, p))

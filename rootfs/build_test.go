@@ -330,6 +330,10 @@ func TestBuildBadInput(t *testing.T) {
 		{"unknown kept user", func(o *BuildOpts) { o.KeepUsers = []string{"ghost"} }, ErrInvalidOptions, "ghost"},
 		{"start program missing", func(o *BuildOpts) { o.Start = []Command{{Args: []string{"/usr/bin/nothere"}}} }, ErrNotFound, "/usr/bin/nothere"},
 		{"dynamic init", func(o *BuildOpts) { o.Init = "/bin/sh" }, ErrBadInit, "/bin/sh"},
+		{"negative trace timeout", func(o *BuildOpts) { o.TraceTimeout = -5 * time.Second }, ErrInvalidOptions, "-5s"},
+		{"two start commands, one name", func(o *BuildOpts) {
+			o.Start = []Command{{Name: "a", Args: []string{"/bin/app"}}, {Name: "a", Args: []string{"/bin/app", "x"}}}
+		}, ErrInvalidOptions, `"a"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()

@@ -255,8 +255,13 @@ func decodeStart(n *yaml.Node, bad badFunc) ([]Command, error) {
 			}
 			c.Args = args
 		case yaml.MappingNode:
+			seen := map[string]bool{}
 			for i := 0; i+1 < len(e.Content); i += 2 {
 				k, v := e.Content[i], e.Content[i+1]
+				if (k.Value == "args" && seen["command"]) || (k.Value == "command" && seen["args"]) {
+					return nil, bad(k.Line, "a start command has both command and args: give one")
+				}
+				seen[k.Value] = true
 				var err error
 				switch k.Value {
 				case "name":

@@ -108,6 +108,8 @@ func TestParseDefinitionErrors(t *testing.T) {
 		{"two documents", "apps: [/a]\n---\napps: [/b]\n", "more than one YAML document"},
 		{"bad quote in start", "start:\n  - \"/bin/x 'oops\"\n", "app.yaml:2: start: unterminated single quote"},
 		{"version", "version: 2\n", "app.yaml:1: version 2"},
+		{"command and args", "start:\n  - command: /bin/x -a\n    args: [/bin/x, -b]\n", "app.yaml:3: a start command has both command and args"},
+		{"bad name", "start:\n  - name: bad name/x\n    args: [/bin/x]\n", "app.yaml:2: start command name \"bad name/x\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseDefinition(strings.NewReader(tc.in), "app.yaml", "")

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Paths of vmctr's own files inside a built container. They live in one
@@ -45,6 +46,11 @@ type RunFile struct {
 func (c Command) validate() error {
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return errors.New("start command has no program")
+	}
+	if len(c.Name) > 64 || strings.ContainsFunc(c.Name, func(r rune) bool {
+		return r <= ' ' || r == '/' || r == 0x7f || !unicode.IsPrint(r)
+	}) {
+		return fmt.Errorf("start command name %q: at most 64 printable characters, no spaces or '/'", c.Name)
 	}
 	for _, e := range c.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
