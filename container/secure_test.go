@@ -3,6 +3,9 @@ package container
 import (
 	"slices"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestSecureSpec(t *testing.T) {
@@ -19,6 +22,19 @@ func TestSecureSpec(t *testing.T) {
 	}
 	if p := s.Linux.Resources.Pids; p == nil || p.Limit == nil || *p.Limit != DefaultPidsLimit {
 		t.Errorf("pids %+v", p)
+	}
+	var nofile []specs.POSIXRlimit
+	for _, r := range s.Process.Rlimits {
+		if r.Type == "RLIMIT_NOFILE" {
+			nofile = append(nofile, r)
+		}
+	}
+	var own unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &own); err != nil {
+		t.Fatal(err)
+	}
+	if len(nofile) != 1 || nofile[0].Soft != nofile[0].Hard || nofile[0].Hard != min(SecureNofile, own.Max) {
+		t.Errorf("RLIMIT_NOFILE %+v, want %d (own hard limit %d)", nofile, min(SecureNofile, own.Max), own.Max)
 	}
 	if !slices.Contains(s.Linux.MaskedPaths, "/sys/devices/virtual/powercap") {
 		t.Errorf("masked paths %q", s.Linux.MaskedPaths)
