@@ -374,6 +374,14 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 		t0 = time.Now()
 	}
 	apps := b.apps()
+	appDetail := map[string]string{}
+	for _, c := range b.start {
+		for _, a := range apps {
+			if !slices.Contains(o.Apps, a) && appDetail[a] == "" && (a == c.Args[0] || a == b.lookPath(c.Args[0])) {
+				appDetail[a] = "start command " + c.Name + ": " + c.Args[0]
+			}
+		}
+	}
 	traceArgs := map[string][]string{}
 	for _, c := range b.start {
 		if path.IsAbs(c.Args[0]) {
@@ -397,7 +405,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	}()
 	found, err := elfdeps.Discover(dctx, elfdeps.Options{
 		Root: b.srcRoot, Apps: apps, Packages: o.Packages, Files: o.Files, Excludes: o.Excludes,
-		Trace: o.Trace, TraceTimeout: o.TraceTimeout, TraceArgs: traceArgs,
+		Trace: o.Trace, TraceTimeout: o.TraceTimeout, TraceArgs: traceArgs, AppDetail: appDetail,
 	})
 	if aerr := <-ahead; aerr != nil {
 		return aerr

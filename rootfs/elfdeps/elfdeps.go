@@ -81,6 +81,9 @@ type Options struct {
 	Trace        bool                // run the apps once under strace and add what they open/exec
 	TraceTimeout time.Duration       // bound for Trace (default 5s); apps still running are killed
 	TraceArgs    map[string][]string // optional args per app, keyed as given in Apps, for the trace run
+	// AppDetail says, per app as given in Apps, why it is one (File.Detail
+	// of its entry); the default is "--app PATH".
+	AppDetail map[string]string
 }
 
 // Result is what Discover found. It is a plain value, safe to share once

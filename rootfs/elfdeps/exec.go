@@ -195,7 +195,11 @@ func (d *discoverer) addApps(ctx context.Context) error {
 		if res.node.mode&0o111 == 0 {
 			logrus.Warnf("elfdeps: app %s (%s) is not executable", a, res.Path)
 		}
-		d.addResolved(res, ReasonApp, "--app "+a, "")
+		detail := d.o.AppDetail[a]
+		if detail == "" {
+			detail = "--app " + a
+		}
+		d.addResolved(res, ReasonApp, detail, "")
 		d.apps = append(d.apps, resolvedApp{given: a, path: req, res: res})
 		if err := d.addExecutable(req, res, "app", a, true, 0); err != nil {
 			return err
