@@ -316,13 +316,28 @@ func excluded(globs []string, p string) bool {
 // result applies the excludes and the kernel rule, and works out users and groups.
 func (d *discoverer) result() *Result {
 	r := &Result{}
+	var lost []string
 	for p, f := range d.files {
-		if isKernelPath(p) || excluded(d.o.Excludes, p) {
+		if isKernelPath(p) {
+			continue
+		}
+		if excluded(d.o.Excludes, p) {
+			// An exclude may be meant (a plugin nobody loads), but a
+			// program or what the loader needs to start one is a broken
+			// container: say so.
+			switch f.Reason {
+			case ReasonApp, ReasonELF, ReasonInterp:
+				lost = append(lost, fmt.Sprintf("%s (%s: %s)", p, f.Reason, f.Detail))
+			}
 			continue
 		}
 		r.Files = append(r.Files, *f)
 	}
 	slices.SortFunc(r.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	slices.Sort(lost)
+	for _, l := range lost {
+		logrus.Warnf("elfdeps: an --exclude leaves out %s; what needs it will not start in the container", l)
+	}
 	r.Users, r.Groups = d.usersAndGroups(r.Files)
 	r.Stats = d.fs.stats()
 	return r

@@ -211,7 +211,8 @@ func (d *discoverer) runtimeFile(ctx context.Context, p, why, via string) {
 	d.addResolved(res, ReasonRuntime, why, via)
 	var execs []string
 	if res.node.isDir() {
-		if err := d.walk(ctx, res.Path, ReasonRuntime, why, via, &execs); err != nil {
+		if err := d.walk(ctx, res.Path, ReasonRuntime, why, via, &execs); err != nil && ctx.Err() == nil {
+			// (A cancelled discovery, after another error, is not news.)
 			logrus.Warnf("elfdeps: runtime directory %s: %v", p, err)
 		}
 	} else if mayExecute(res.Path, res.node) {
