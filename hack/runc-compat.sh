@@ -35,7 +35,9 @@
 #   - the busybox and debian images are made offline from /bin/busybox (and,
 #     for debian, a few host programs), not downloaded;
 #   - helpers.bash puts the cgroup parent the cgroup tests create under
-#     /vmctr (vmctr's and its tests' only cgroup space), not at the top;
+#     /vmctr (vmctr's and its tests' only cgroup space), not at the top,
+#     and only in controllers mounted here (not as plain directories in
+#     the /sys/fs/cgroup tmpfs for hugetlb, net_cls, ... of a hybrid host);
 #   - create.bats' fd-leak test also allows the sealed binary named vmctr.
 # bats runs under script(1) (the tests need a terminal, as in runc's CI) and
 # under hack/subreaper, which reaps the processes the tests leave behind at
@@ -258,6 +260,16 @@ make_busybox_image
 grep -q 'REL_PARENT_PATH="/runc-cgroups-integration-test' "$SUITE/helpers.bash" ||
 	die "helpers.bash no longer sets REL_PARENT_PATH as expected; update $PROG"
 sed -i "s|REL_PARENT_PATH=\"/runc-cgroups-integration-test|REL_PARENT_PATH=\"/vmctr/$CGPARENT_NAME|" "$SUITE/helpers.bash"
+# create_parent/remove_parent make the parent for every controller in
+# /proc/cgroups, also those this host does not mount as v1 hierarchies
+# (hugetlb, net_cls, ... on a hybrid host): mkdir -p then makes plain
+# directories in the /sys/fs/cgroup tmpfs that nothing removes. Only
+# controllers mounted here.
+grep -q 'mkdir -p "/sys/fs/cgroup/$subsys$REL_PARENT_PATH"' "$SUITE/helpers.bash" &&
+	grep -q 'rmdir "/sys/fs/cgroup/$subsys/$REL_PARENT_PATH"' "$SUITE/helpers.bash" ||
+	die "helpers.bash no longer makes the cgroup parent as expected; update $PROG"
+sed -i -e 's|mkdir -p "/sys/fs/cgroup/$subsys$REL_PARENT_PATH"|{ [ "$(stat -f -c %T "/sys/fs/cgroup/$subsys/" 2>/dev/null)" = cgroupfs ] \|\| continue; mkdir -p "/sys/fs/cgroup/$subsys$REL_PARENT_PATH"; }|' \
+	-e 's|rmdir "/sys/fs/cgroup/$subsys/$REL_PARENT_PATH"|{ [ "$(stat -f -c %T "/sys/fs/cgroup/$subsys/" 2>/dev/null)" = cgroupfs ] \|\| continue; rmdir "/sys/fs/cgroup/$subsys/$REL_PARENT_PATH"; }|' "$SUITE/helpers.bash"
 
 # create.bats' fd-leak test allows an fd to the sealed runtime binary
 # (libcontainer's overlay copy of /proc/self/exe) by name: "/runc".
