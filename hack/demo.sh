@@ -39,7 +39,7 @@ print(json.dumps({"hostname": socket.gethostname(), "kernel": platform.release()
 PY
 run "$VMCTR" build --app /usr/bin/python3 --file "$WORK/app/app.py" --trace \
 	--cmd "/usr/bin/python3 $WORK/app/app.py" --hostname pyapp -o "$WORK/pyapp"
-printf 'files in the container: %s (the host has %s under /usr alone)\n' \
+printf 'regular files in the container, copied and generated: %s (the host has %s under /usr alone)\n' \
 	"$(find "$WORK/pyapp/rootfs" -type f | wc -l)" "$(find /usr -xdev -type f 2>/dev/null | wc -l)"
 run "$VMCTR" --root "$ROOT" run --bundle "$WORK/pyapp" "$ID-py"
 libssl=$(cd "$WORK/pyapp/rootfs" && find . -name 'libssl.so*' -type f | head -n1 | sed 's|^\.||')
