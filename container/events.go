@@ -10,15 +10,20 @@ import (
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/types"
+	"github.com/sirupsen/logrus"
 )
 
 // Event is one line of `events` output (runc's shape): type "stats" or "oom".
 type Event = types.Event
 
-// Stats reads a container's resource usage once.
+// Stats reads a container's resource usage once. As with runc, a stopped
+// container has none to report: that is an ErrNotRunning error.
 func Stats(ctx context.Context, root, id string) (*types.Stats, error) {
 	c, _, err := load(root, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkNotStopped(c); err != nil {
 		return nil, err
 	}
 	return statsOf(c)
@@ -32,42 +37,72 @@ func statsOf(c *libcontainer.Container) (*types.Stats, error) {
 	return convertStats(st.CgroupStats), nil
 }
 
-// WatchEvents writes a stats event every interval and an oom event whenever
-// the container hits its memory limit, until ctx ends or the container stops.
+// checkNotStopped returns an ErrNotRunning error if c has stopped (events
+// accepts created, running and paused containers, as runc's does).
+func checkNotStopped(c *libcontainer.Container) error {
+	s, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("reading the status of %q: %w", c.ID(), err)
+	}
+	if s == libcontainer.Stopped {
+		return fmt.Errorf("container %q: %w", c.ID(), ErrNotRunning)
+	}
+	return nil
+}
+
+// WatchEvents writes a stats event at once and then every interval, and an
+// oom event whenever the container hits its memory limit (only that: an oom
+// event brings no stats event with it), until ctx ends or the container
+// stops. A container that has already stopped is an ErrNotRunning error.
 func WatchEvents(ctx context.Context, root, id string, interval time.Duration, w io.Writer) error {
+	if interval <= 0 {
+		return fmt.Errorf("events interval %v: must be positive", interval)
+	}
 	c, _, err := load(root, id)
 	if err != nil {
+		return err
+	}
+	if err := checkNotStopped(c); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(w)
 	oom, err := c.NotifyOOM()
 	if err != nil {
+		logrus.Debugf("events of %q: no OOM notifications: %v", id, err)
 		oom = nil // not fatal: stats still work
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if s, err := c.Status(); err != nil || s == libcontainer.Stopped {
+		if checkNotStopped(c) != nil {
 			return nil
 		}
-		st, err := statsOf(c)
-		if err == nil {
-			if err := enc.Encode(Event{Type: "stats", ID: id, Data: st}); err != nil {
-				return err
-			}
+		if st, err := statsOf(c); err != nil {
+			logrus.Warn(err)
+		} else if err := enc.Encode(Event{Type: "stats", ID: id, Data: st}); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-oom:
-			if !ok {
-				oom = nil
-				continue
+		// Wait for the next tick, writing oom events as they come.
+		for tick := false; !tick; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				tick = true
+			case _, ok := <-oom:
+				if !ok {
+					// The cgroup is gone: the container
+					// has stopped, or is about to.
+					oom = nil
+					if checkNotStopped(c) != nil {
+						return nil
+					}
+					continue
+				}
+				if err := enc.Encode(Event{Type: "oom", ID: id}); err != nil {
+					return err
+				}
 			}
-			if err := enc.Encode(Event{Type: "oom", ID: id}); err != nil {
-				return err
-			}
-		case <-t.C:
 		}
 	}
 }

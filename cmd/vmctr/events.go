@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"time"
@@ -13,9 +13,13 @@ import (
 )
 
 var eventsCommand = &cli.Command{
-	Name:      "events",
-	Category:  catRunc,
-	Usage:     "print a container's resource usage (and OOM events) as JSON lines",
+	Name:     "events",
+	Category: catRunc,
+	Usage:    "print a container's resource usage (and OOM events) as JSON lines",
+	Description: `events prints a stats event at once and then every --interval, and an oom
+event each time the container hits its memory limit, until the container
+stops or vmctr is interrupted. --stats prints one stats event and exits. A
+stopped container is an error.`,
 	ArgsUsage: "<container-id>",
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "stats", Usage: "print the stats once and exit"},
@@ -26,15 +30,17 @@ var eventsCommand = &cli.Command{
 			return err
 		}
 		root, id := c.String("root"), c.Args().First()
+		// As runc: the interval is checked with --stats too, and a
+		// stopped container is an error in both modes.
+		if d := c.Duration("interval"); d <= 0 {
+			return fmt.Errorf("--interval %v: must be positive", d)
+		}
 		if c.Bool("stats") {
 			s, err := container.Stats(c.Context, root, id)
 			if err != nil {
 				return err
 			}
 			return printJSON(c.App.Writer, container.Event{Type: "stats", ID: id, Data: s}, false)
-		}
-		if c.Duration("interval") <= 0 {
-			return errors.New("--interval must be positive")
 		}
 		ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, unix.SIGTERM)
 		defer stop()

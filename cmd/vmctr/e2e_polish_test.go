@@ -1,0 +1,67 @@
+package main
+
+// End-to-end tests of the command line's edges: events around OOM and
+// stopped containers.
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An oom event comes alone: stats only come on the interval. A stopped
+// container is an error for events, as with runc.
+func TestE2EEventsOOMAndStopped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if cgroupV1() {
+		if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err != nil {
+			t.Skip("no swap accounting (memory.memsw.*): a memory hog would swap instead of hitting OOM")
+		}
+	}
+	id := e.newID()
+	e.ok("run", "-d", "--bundle", e.newBundle().dir, id)
+	if r := e.run(nil, "update", "--memory", "16m", "--memory-swap", "16m", id); r.code != 0 {
+		t.Skipf("cannot limit memory and swap here: %s", r)
+	}
+	ev := e.background(nil, "events", "--interval", "1h", id)
+	out := ev.Stdout.(*os.File).Name()
+	waitLines(t, out, 1, `"type":"stats"`)
+	// tail keeps what it reads in memory: 100 MB hit the 16 MiB limit.
+	if r := e.run(nil, "exec", id, "sh", "-c", "head -c 100000000 /dev/zero | tail"); r.code == 0 {
+		t.Fatalf("the memory hog survived a 16 MiB limit: %s", r)
+	}
+	waitLines(t, out, 1, `"type":"oom"`)
+	time.Sleep(200 * time.Millisecond) // an extra stats line would come at once
+	data, _ := os.ReadFile(out)
+	var types []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var ev struct{ Type, ID string }
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.ID != id {
+			t.Fatalf("events line %q: %v", l, err)
+		}
+		types = append(types, ev.Type)
+	}
+	if len(types) < 2 || types[0] != "stats" || slices.Contains(types[1:], "stats") {
+		t.Errorf("events --interval 1h: events %v, want one stats (the first), then oom only", types)
+	}
+	// Its cgroup gone, events ends without waiting for the interval.
+	e.ok("delete", "--force", id)
+	if r := e.wait(ev); r.code != 0 {
+		t.Errorf("events after delete: %s", r)
+	}
+
+	// A stopped container: both forms fail (exit 1), as runc's do.
+	id2 := e.newID()
+	e.ok("run", "-d", "--bundle", e.newBundle("true").dir, id2)
+	e.waitStatus(id2, "stopped")
+	for _, args := range [][]string{{"events", "--stats", id2}, {"events", "--interval", "100ms", id2}} {
+		if r := e.fail("not running", args...); r.code != 1 || r.stdout != "" {
+			t.Errorf("vmctr %s on a stopped container: %s", strings.Join(args, " "), r)
+		}
+	}
+	e.fail("--interval 0s: must be positive", "events", "--stats", "--interval", "0s", id2)
+}
