@@ -25,4 +25,18 @@ var (
 	ErrPaused = libcontainer.ErrPaused
 	// ErrInvalidSpec: config.json is malformed or asks for something impossible.
 	ErrInvalidSpec = errors.New("invalid container config")
+	// ErrInvalidProcess: the process given to Exec is malformed (no args, a
+	// relative cwd, an unknown capability, ...). It is also ErrInvalidSpec:
+	// errors.Is(err, ErrInvalidSpec) holds for it, as it did before it had
+	// a name of its own.
+	ErrInvalidProcess error = &subError{msg: "invalid process", parent: ErrInvalidSpec}
 )
+
+// subError is a sentinel that is also a kind of a broader one.
+type subError struct {
+	msg    string
+	parent error
+}
+
+func (e *subError) Error() string { return e.msg }
+func (e *subError) Unwrap() error { return e.parent }

@@ -57,8 +57,8 @@ func DefaultExecProcess(ctx context.Context, root, id string) (*specs.Process, e
 // waits and returns the process's exit status; detached, it returns 0 once
 // the process runs.
 func Exec(ctx context.Context, o ExecOpts) (int, error) {
-	if err := validateProcess(o.Process); err != nil {
-		return -1, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	if err := ValidateProcess(o.Process); err != nil {
+		return -1, err
 	}
 	// As at create: capabilities this host cannot grant are dropped with a
 	// warning rather than failing the exec with EPERM.
@@ -122,6 +122,25 @@ func Exec(ctx context.Context, o ExecOpts) (int, error) {
 		return 0, nil
 	}
 	return fw.wait(p, io)
+}
+
+// ValidateProcess checks a process for Exec as Exec does (args, an
+// absolute cwd, known capabilities and rlimits), for callers that want to
+// name the file or flag at fault first. Its errors are ErrInvalidProcess.
+func ValidateProcess(p *specs.Process) error {
+	if err := validateProcess(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidProcess, err)
+	}
+	return nil
+}
+
+// CheckCapability returns an ErrInvalidProcess error if name is not a
+// capability Linux defines, spelled as in capabilities(7) ("CAP_NET_ADMIN").
+func CheckCapability(name string) error {
+	if !knownCapability(name) {
+		return fmt.Errorf("%w: unknown capability %q (names are as in capabilities(7), e.g. CAP_NET_ADMIN)", ErrInvalidProcess, name)
+	}
+	return nil
 }
 
 // Processes lists the host PIDs of a container's processes.

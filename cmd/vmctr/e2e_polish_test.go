@@ -1,11 +1,12 @@
 package main
 
-// End-to-end tests of the command line's edges: events around OOM and
-// stopped containers.
+// End-to-end tests of the command line's edges: events around OOM and stopped containers, and exec's invalid
+// processes.
 
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -64,4 +65,38 @@ func TestE2EEventsOOMAndStopped(t *testing.T) {
 		}
 	}
 	e.fail("--interval 0s: must be positive", "events", "--stats", "--interval", "0s", id2)
+}
+
+// A bad process for exec is an invalid process, naming the flag or file.
+func TestE2EExecInvalidProcess(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.newID()
+	e.ok("run", "-d", "--bundle", e.newBundle().dir, id)
+	proc := func(name, body string) string {
+		p := filepath.Join(e.dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noArgs := proc("noargs.json", `{"args": [], "cwd": "/"}`)
+	noCwd := proc("nocwd.json", `{"args": ["true"]}`)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cap", "BOGUS", id, "true"}, `--cap: invalid process: unknown capability "BOGUS"`},
+		{[]string{"-p", noArgs, id}, "--process " + noArgs + ": invalid process: process.args is empty"},
+		{[]string{"-p", noCwd, id}, "--process " + noCwd + `: invalid process: process.cwd "" is not an absolute path`},
+		{[]string{"--cwd", "tmp", id, "true"}, `--cwd "tmp": invalid process: not an absolute path`},
+	} {
+		r := e.fail(tc.want, append([]string{"exec"}, tc.args...)...)
+		if r.code != 255 || strings.Contains(r.stderr, "container config") {
+			t.Errorf("exec %s: %s", strings.Join(tc.args, " "), r)
+		}
+	}
+	if s := e.state(id); s.Status != "running" {
+		t.Errorf("after the refused execs the container is %s", s.Status)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -88,6 +89,9 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 		if err := json.Unmarshal(b, &p); err != nil {
 			return nil, fmt.Errorf("--process %s: malformed JSON: %w", path, err)
 		}
+		if err := container.ValidateProcess(&p); err != nil {
+			return nil, fmt.Errorf("--process %s: %w", path, err)
+		}
 		if c.Bool("tty") {
 			p.Terminal = true
 		}
@@ -103,6 +107,9 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = c.Bool("tty")
 	if cwd := c.String("cwd"); cwd != "" {
+		if !filepath.IsAbs(cwd) {
+			return nil, fmt.Errorf("--cwd %q: %w: not an absolute path", cwd, container.ErrInvalidProcess)
+		}
 		p.Cwd = cwd
 	}
 	p.Env = mergeEnv(p.Env, c.StringSlice("env"))
@@ -130,6 +137,9 @@ func execProcess(c *cli.Context, id string) (*specs.Process, error) {
 			p.Capabilities = &cp
 		}
 		for _, cp := range caps {
+			if err := container.CheckCapability(cp); err != nil {
+				return nil, fmt.Errorf("--cap: %w", err)
+			}
 			p.Capabilities.Bounding = append(p.Capabilities.Bounding, cp)
 			p.Capabilities.Effective = append(p.Capabilities.Effective, cp)
 			p.Capabilities.Permitted = append(p.Capabilities.Permitted, cp)
