@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -89,4 +92,66 @@ func lookupFlag(flags []cli.Flag, a string) cli.Flag {
 func takesValue(f cli.Flag) bool {
 	_, isBool := f.(*cli.BoolFlag)
 	return !isBool
+}
+
+// args checks the number of positional arguments (max < 0: no maximum). On
+// a wrong count it prints the command's help on stdout and returns an error
+// in runc's words ("state" requires exactly 1 argument(s)) that also names
+// the arguments too many, or what is missing; exit status 1, as runc's.
+func args(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n >= min && (max < 0 || n <= max) {
+		return nil
+	}
+	_ = cli.ShowCommandHelp(c, c.Command.Name)
+	return argCountError(c.Command, c.Args().Slice(), min, max)
+}
+
+// argCountError says what is wrong with got, the positional arguments of
+// cmd, given that it takes min to max (< 0: any number) of them.
+func argCountError(cmd *cli.Command, got []string, min, max int) error {
+	name, n := cmd.Name, len(got)
+	if max == 0 {
+		msg := fmt.Sprintf("%s takes no arguments; unexpected %s", name, quoteArgs(got))
+		if hasValueFlags(cmd) {
+			msg += " (a flag value without its flag?)"
+		}
+		return errors.New(msg)
+	}
+	var msg string
+	switch {
+	case min == max:
+		msg = fmt.Sprintf("%q requires exactly %d argument(s)", name, min)
+	case n < min:
+		msg = fmt.Sprintf("%q requires a minimum of %d argument(s)", name, min)
+	default:
+		msg = fmt.Sprintf("%q requires a maximum of %d argument(s)", name, max)
+	}
+	if cmd.ArgsUsage != "" {
+		msg += " (" + cmd.ArgsUsage + ")"
+	}
+	if n < min {
+		return fmt.Errorf("%s, got %d", msg, n)
+	}
+	return fmt.Errorf("%s, got %d; unexpected %s", msg, n, quoteArgs(got[max:]))
+}
+
+// quoteArgs lists arguments as Go-quoted strings: "a", "b".
+func quoteArgs(a []string) string {
+	q := make([]string, len(a))
+	for i, s := range a {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// hasValueFlags reports whether any of cmd's flags takes a value (so that a
+// stray argument may be the value of a flag that was left out).
+func hasValueFlags(cmd *cli.Command) bool {
+	for _, f := range cmd.Flags {
+		if takesValue(f) {
+			return true
+		}
+	}
+	return false
 }

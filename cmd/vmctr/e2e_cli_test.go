@@ -267,7 +267,7 @@ func TestE2EFeatures(t *testing.T) {
 	if f.Linux.Seccomp == nil || f.Linux.Seccomp.Enabled == nil || !*f.Linux.Seccomp.Enabled || len(f.Linux.Seccomp.Actions) == 0 {
 		t.Errorf("features: seccomp not enabled in a -tags seccomp build: %+v", f.Linux.Seccomp)
 	}
-	e.fail("expected 0", "features", "extra")
+	e.fail(`features takes no arguments; unexpected "extra"`, "features", "extra")
 }
 
 func TestE2EGlobalFlags(t *testing.T) {

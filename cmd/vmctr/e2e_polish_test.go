@@ -1,7 +1,8 @@
 package main
 
-// End-to-end tests of the command line's edges: events around OOM and stopped containers, and exec's invalid
-// processes.
+// End-to-end tests of the command line's edges: events around OOM and stopped
+// containers, checkpoint/restore (refused), unknown commands, argument
+// counts, --rootless and exec's invalid processes.
 
 import (
 	"encoding/json"
@@ -65,6 +66,76 @@ func TestE2EEventsOOMAndStopped(t *testing.T) {
 		}
 	}
 	e.fail("--interval 0s: must be positive", "events", "--stats", "--interval", "0s", id2)
+}
+
+// checkpoint and restore parse runc's command lines and fail, changing
+// nothing; an unknown command exits 3, as with runc.
+func TestE2ECheckpointUnsupported(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.newBundle()
+	id := e.newID()
+	e.ok("run", "-d", "--bundle", b.dir, id)
+	img := filepath.Join(e.dir, "image")
+	r := e.fail("checkpoint is not supported", "checkpoint", "--image-path", img, "--work-path", img,
+		"--leave-running", "--tcp-established", "--manage-cgroups-mode", "soft", id)
+	if r.code != 1 || !strings.Contains(r.stderr, id) {
+		t.Errorf("checkpoint: %s", r)
+	}
+	if s := e.state(id); s.Status != "running" {
+		t.Errorf("after a refused checkpoint the container is %s", s.Status)
+	}
+	if _, err := os.Stat(img); err == nil {
+		t.Errorf("a refused checkpoint made %s", img)
+	}
+	id2 := e.newID()
+	if r := e.fail("restore is not supported", "restore", "--image-path", img, "--bundle", b.dir, "-d", id2); r.code != 1 {
+		t.Errorf("restore: %s", r)
+	}
+	e.fail("does not exist", "state", id2)
+	if h := e.ok("checkpoint", "--help"); !strings.Contains(h, "--image-path") {
+		t.Errorf("checkpoint --help:\n%s", h)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"bogus", "-h"}, "No help topic for 'bogus'"},
+		{[]string{"help", "bogus"}, "No help topic for 'bogus'"},
+	} {
+		if r := e.fail(tc.want, tc.args...); r.code != 3 {
+			t.Errorf("vmctr %s: exit %d, want 3 (runc's)", strings.Join(tc.args, " "), r.code)
+		}
+	}
+}
+
+// Argument counts and --rootless: runc's words and exit codes, plus what
+// was wrong.
+func TestE2EArgumentErrors(t *testing.T) {
+	t.Parallel()
+	e := newCLIEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build", "--app", "/usr/bin/true", "pos2"}, `build takes no arguments; unexpected "pos2" (a flag value without its flag?)`},
+		{[]string{"state"}, `"state" requires exactly 1 argument(s) (<container-id>), got 0`},
+		{[]string{"state", "a", "b"}, `"state" requires exactly 1 argument(s) (<container-id>), got 2; unexpected "b"`},
+		{[]string{"kill", "a", "TERM", "x"}, `"kill" requires a maximum of 2 argument(s)`},
+		{[]string{"list", "extra"}, `list takes no arguments; unexpected "extra"`},
+		{[]string{"--rootless", "list"}, `--rootless "list": want true, false or auto`},
+		{[]string{"--rootless", "maybe", "list"}, `--rootless "maybe": want true, false or auto`},
+	} {
+		if r := e.fail(tc.want, tc.args...); r.code != 1 {
+			t.Errorf("vmctr %s: exit %d, want 1", strings.Join(tc.args, " "), r.code)
+		}
+	}
+	for _, v := range []string{"true", "false", "auto"} {
+		e.ok("--rootless", v, "list")
+		e.ok("--rootless="+v, "list")
+	}
 }
 
 // A bad process for exec is an invalid process, naming the flag or file.

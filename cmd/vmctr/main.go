@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -93,7 +94,7 @@ in place of runc.`,
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "root", Value: container.DefaultRoot, Usage: "directory for container state (should be on tmpfs)"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use the systemd cgroup driver (cgroupsPath as slice:prefix:name)"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility; ignored"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "true, false or auto, as runc's; accepted for runc compatibility and ignored"},
 			&cli.StringFlag{Name: "criu", Usage: "accepted for runc compatibility; ignored", Hidden: true},
 		},
 		Before: setup,
@@ -101,8 +102,10 @@ in place of runc.`,
 			createCommand, startCommand, runCommand, execCommand, stateCommand,
 			killCommand, deleteCommand, listCommand, psCommand, pauseCommand,
 			resumeCommand, updateCommand, eventsCommand, specCommand, featuresCommand,
+			checkpointCommand, restoreCommand,
 			buildCommand, inspectCommand,
 		},
+		Action:         unknownCommand,
 		ExitErrHandler: func(*cli.Context, error) {}, // main's fatal handles errors
 	}
 	return app
@@ -138,9 +141,44 @@ func setup(c *cli.Context) error {
 		logrus.SetOutput(f)
 	}
 	if c.IsSet("rootless") {
+		if err := checkRootless(c.App, c.String("rootless")); err != nil {
+			return err
+		}
 		logrus.Debug("--rootless is accepted for compatibility and ignored")
 	}
 	return nil
+}
+
+// checkRootless accepts the values runc's --rootless accepts: auto (or
+// empty) and what strconv.ParseBool takes. A command name there means the
+// flag took the command as its value (`vmctr --rootless list`).
+func checkRootless(app *cli.App, v string) error {
+	if v == "" || strings.EqualFold(v, "auto") {
+		return nil
+	}
+	if _, err := strconv.ParseBool(v); err == nil {
+		return nil
+	}
+	if app.Command(v) != nil {
+		return fmt.Errorf("--rootless %q: want true, false or auto (the flag takes a value, as runc's does, and took the command as one: write --rootless=VALUE %s)", v, v)
+	}
+	return fmt.Errorf("--rootless %q: want true, false or auto", v)
+}
+
+// unknownCommand is the app's action: it runs when the first argument names
+// no command. As runc, it exits 3; `vmctr foo -h` keeps urfave/cli's "No
+// help topic for 'foo'" (runc's help.bats looks for it).
+func unknownCommand(c *cli.Context) error {
+	if !c.Args().Present() {
+		return cli.ShowAppHelp(c)
+	}
+	name := c.Args().First()
+	for _, a := range c.Args().Tail() {
+		if a == "-h" || a == "--help" {
+			return cli.ShowCommandHelp(c, name) // "No help topic for 'foo'", exit 3
+		}
+	}
+	return codeError{fmt.Errorf("unknown command %q (vmctr --help lists the commands)", name), 3}
 }
 
 // exitError carries the exit status of a container process.
@@ -160,7 +198,7 @@ func (e codeError) Error() string { return e.err.Error() }
 func (e codeError) Unwrap() error { return e.err }
 
 // fatal logs err (to --log, in its format) and on stderr, then exits 1 (or a
-// codeError's code); a container's own exit status is passed through unchanged. Without --log and
+// codeError's or cli.ExitCoder's code); a container's own exit status is passed through unchanged. Without --log and
 // in text format the stderr line is plain "vmctr: msg": conmon hands a
 // runtime's stderr to the user as it is when it does not pass --log (it only
 // does for runtimes it knows by name).
@@ -169,11 +207,7 @@ func fatal(err error) {
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
-	code := 1
-	var ce codeError
-	if errors.As(err, &ce) {
-		code = ce.code
-	}
+	code := errorExitCode(err)
 	msg := strings.TrimSpace(err.Error())
 	_, text := logrus.StandardLogger().Formatter.(*logrus.TextFormatter)
 	if !logsToStderr() || !text {
@@ -185,26 +219,24 @@ func fatal(err error) {
 	os.Exit(code)
 }
 
+// errorExitCode is the exit status for a failure of vmctr itself: a
+// codeError's code, a cli.ExitCoder's (urfave/cli's "No help topic for
+// 'foo'" exits 3, as with runc), or 1.
+func errorExitCode(err error) int {
+	var ce codeError
+	var ec cli.ExitCoder
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &ec) && ec.ExitCode() != 0:
+		return ec.ExitCode()
+	}
+	return 1
+}
+
 func logsToStderr() bool {
 	f, ok := logrus.StandardLogger().Out.(*os.File)
 	return ok && f.Fd() == os.Stderr.Fd()
-}
-
-// args checks the number of positional arguments.
-func args(c *cli.Context, min, max int) error {
-	n := c.NArg()
-	if n < min || (max >= 0 && n > max) {
-		want := fmt.Sprintf("%d", min)
-		switch {
-		case max < 0:
-			want = fmt.Sprintf("at least %d", min)
-		case max != min:
-			want = fmt.Sprintf("%d to %d", min, max)
-		}
-		_ = cli.ShowCommandHelp(c, c.Command.Name)
-		return fmt.Errorf("%s: expected %s argument(s), got %d", c.Command.Name, want, n)
-	}
-	return nil
 }
 
 // warnUnsupported logs a warning for each runc flag that vmctr accepts but ignores.
