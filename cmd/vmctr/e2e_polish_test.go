@@ -1,8 +1,9 @@
 package main
 
-// End-to-end tests of the command line's edges: events around OOM and stopped
-// containers, checkpoint/restore (refused), unknown commands, argument
-// counts, --rootless and exec's invalid processes.
+// End-to-end tests of the command line's edges: events around OOM and
+// stopped containers, checkpoint/restore (refused), unknown commands,
+// argument counts, --rootless, exec's invalid processes and how inspect
+// reads its argument.
 
 import (
 	"encoding/json"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmctr/vmctr/rootfs"
 )
 
 // An oom event comes alone: stats only come on the interval. A stopped
@@ -170,4 +173,58 @@ func TestE2EExecInvalidProcess(t *testing.T) {
 	if s := e.state(id); s.Status != "running" {
 		t.Errorf("after the refused execs the container is %s", s.Status)
 	}
+}
+
+// inspect: a name with a slash (or . or ..) is a directory; another name is
+// a container's ID if there is one, else a directory. --file / is the root.
+func TestE2EInspectArgument(t *testing.T) {
+	needProgs(t, "/usr/bin/true", "/usr/bin/env")
+	e := newEnv(t)
+	id := e.newID()
+	// A bundle whose directory has the container's name, and the
+	// container, from another bundle.
+	dirBundle := filepath.Join(e.dir, id)
+	if r := e.run(nil, e.buildArgs(dirBundle, "--app", "/usr/bin/true")...); r.code != 0 {
+		t.Fatalf("build: %s", r)
+	}
+	ctBundle := e.build("--app", "/usr/bin/env")
+	e.ok("create", "--bundle", ctBundle, id)
+
+	apps := func(args ...string) (string, result) {
+		t.Helper()
+		r := e.run(nil, append([]string{"inspect", "--format", "json"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("inspect %s: %s", strings.Join(args, " "), r)
+		}
+		var m rootfs.Manifest
+		if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(m.Apps, " "), r
+	}
+	if got, r := apps(id); got != "/usr/bin/env" || !strings.Contains(r.stderr, "./"+id) {
+		t.Errorf("inspect %s (a container and a directory): apps %q, stderr %q; want the container's, and a warning naming ./%s", id, got, r.stderr, id)
+	}
+	if got, r := apps("./" + id); got != "/usr/bin/true" || r.stderr != "" {
+		t.Errorf("inspect ./%s: apps %q, stderr %q; want the directory's", id, got, r.stderr)
+	}
+	if got, _ := apps(filepath.Base(ctBundle)); got != "/usr/bin/env" {
+		t.Errorf("inspect %s (a directory only): apps %q", filepath.Base(ctBundle), got)
+	}
+	e.fail("neither a container in", "inspect", "no-such-thing")
+	e.fail("bundle ./no-such-thing: file does not exist", "inspect", "./no-such-thing")
+
+	// The root directory is always there; flags may follow the argument.
+	why := e.ok("inspect", id, "--file", "/")
+	if !strings.HasPrefix(why, "/ (dir)\n") || !strings.Contains(why, "root directory") {
+		t.Errorf("inspect --file /:\n%s", why)
+	}
+	var chain []rootfs.Entry
+	if err := json.Unmarshal([]byte(e.ok("inspect", "--format", "json", "--file", "/", "./"+id)), &chain); err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) != 1 || chain[0].Path != "/" || chain[0].Type != rootfs.TypeDir || chain[0].Mode == "" {
+		t.Errorf("inspect --format json --file /: %+v", chain)
+	}
+	e.fail("is not in the container", "inspect", "--file", "/usr/bin/perl", id)
 }

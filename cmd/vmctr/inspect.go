@@ -6,11 +6,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/vmctr/vmctr/container"
 	"github.com/vmctr/vmctr/rootfs"
@@ -24,7 +27,11 @@ var inspectCommand = &cli.Command{
 	Description: `inspect reads the manifest vmctr build wrote into the container
 (/.vmctr/manifest.json). With --file it answers "why is this file here?": the
 file's entry, then the entry that needed it (its "via"), back to what was
-asked for.`,
+asked for.
+
+The argument is a bundle directory if it contains a slash or is . or ..;
+otherwise it is the ID of a container in --root if there is one, else a
+bundle directory. Write ./NAME for a directory that has a container's name.`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "file", Usage: "explain this path inside the container"},
 		&cli.StringFlag{Name: "format", Value: "table", Usage: "output: table or json"},
@@ -49,6 +56,11 @@ asked for.`,
 		w := c.App.Writer
 		if p := c.String("file"); p != "" {
 			chain := m.Why(p)
+			if chain == nil && path.Clean("/"+p) == "/" {
+				// Every container has a root; the manifest
+				// lists what is in it.
+				chain = []rootfs.Entry{rootEntry(rfs)}
+			}
 			if chain == nil {
 				return fmt.Errorf("inspect %s: %s is not in the container (not in its manifest)", arg, p)
 			}
@@ -67,30 +79,60 @@ asked for.`,
 }
 
 // inspectRootfs finds the root file system of a bundle directory or of a
-// container (by ID, in --root).
+// container. An argument with a slash, or "." or "..", is a directory;
+// any other is the ID of a container in --root if one exists, else a
+// directory. A directory named like a container is ./NAME.
 func inspectRootfs(c *cli.Context, arg string) (string, error) {
-	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
-		spec, err := container.LoadSpec(arg)
-		if err != nil {
+	isPath := strings.ContainsRune(arg, '/') || arg == "." || arg == ".."
+	if !isPath {
+		root := c.String("root")
+		st, err := container.GetState(c.Context, root, arg)
+		switch {
+		case err == nil:
+			if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+				logrus.Warnf("inspect: %s is the container of that ID in %s, not the directory ./%s (write ./%s for that)", arg, root, arg, arg)
+			}
+			return st.Rootfs, nil
+		case errors.Is(err, container.ErrNotExist), errors.Is(err, container.ErrInvalidID):
+			// Not a container: a directory.
+			if _, serr := os.Stat(arg); errors.Is(serr, fs.ErrNotExist) {
+				return "", fmt.Errorf("%s is neither a container in %s nor a bundle directory", arg, root)
+			}
+		default:
 			return "", err
 		}
-		r := spec.Root.Path
-		if !filepath.IsAbs(r) {
-			r = filepath.Join(arg, r)
-		}
-		return r, nil
 	}
-	if strings.ContainsRune(arg, '/') {
+	fi, err := os.Stat(arg)
+	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("bundle %s: %w", arg, fs.ErrNotExist)
+	} else if err != nil {
+		return "", fmt.Errorf("bundle %s: %w", arg, err)
 	}
-	st, err := container.GetState(c.Context, c.String("root"), arg)
+	if !fi.IsDir() {
+		return "", fmt.Errorf("bundle %s: not a directory", arg)
+	}
+	spec, err := container.LoadSpec(arg)
 	if err != nil {
-		if errors.Is(err, container.ErrNotExist) {
-			return "", fmt.Errorf("%s is neither a bundle directory nor a container: %w", arg, err)
-		}
-		return "", err
+		return "", fmt.Errorf("bundle %s: %w", arg, err)
 	}
-	return st.Rootfs, nil
+	r := spec.Root.Path
+	if !filepath.IsAbs(r) {
+		r = filepath.Join(arg, r)
+	}
+	return r, nil
+}
+
+// rootEntry describes a container's root directory, rfs, which manifests
+// do not list.
+func rootEntry(rfs string) rootfs.Entry {
+	e := rootfs.Entry{Path: "/", Type: rootfs.TypeDir, Reason: rootfs.ReasonSkeleton,
+		Detail: "the container's root directory (the bundle's root.path), always there; the manifest lists what is in it"}
+	var st unix.Stat_t
+	if err := unix.Stat(rfs, &st); err == nil {
+		e.Mode = fmt.Sprintf("%04o", st.Mode&0o7777)
+		e.UID, e.GID = int(st.Uid), int(st.Gid)
+	}
+	return e
 }
 
 func printManifest(w io.Writer, m *rootfs.Manifest) {
