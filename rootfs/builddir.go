@@ -52,7 +52,10 @@ func makeBuildDir(out string) (string, int, error) {
 	}
 	fd, err := unix.Open(tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err == nil {
-		if err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		// Blocking: removeStaleBuilds (this build's own, running beside
+		// it, or another's) may hold the lock for an instant while it
+		// finds this -new- directory too young to be stale.
+		if err = unix.Flock(fd, unix.LOCK_EX); err != nil {
 			unix.Close(fd)
 		}
 	}
