@@ -96,8 +96,8 @@ type Result struct {
 	// Stats is what lstat(2) found at every canonical path discovery
 	// looked at: each listed path and every directory and symlink on the
 	// way to one (and more). A copier can plan from it instead of looking
-	// again. It is a snapshot: with Trace, the traced run may have changed
-	// files after they were looked at.
+	// again. It is a snapshot: files may change after they were looked at
+	// (not through the traced apps, whose writes stay in their view).
 	Stats map[string]*Stat `json:"-"`
 }
 
@@ -121,11 +121,11 @@ const DefaultTraceTimeout = 5 * time.Second
 // ErrWrongArch (an ELF app for a machine this host cannot run),
 // ErrUnreadable.
 //
-// With Trace, the apps are run once, in fresh PID and network namespaces
-// when the caller is root. In a Root other than "/" they run chrooted into an
-// overlay of it, so their writes never reach it (this needs root); on "/"
-// they write where they would when started normally. Every process they start
-// is killed when the run ends.
+// With Trace (which needs root), the apps are run once, in fresh PID and
+// network namespaces, chrooted into a private, throw-away view of Root ("/"
+// included) whose writable mounts are overlays on a tmpfs: their writes
+// never reach Root or this host, and nothing of the view outlives the run.
+// Every process they start is killed when the run ends.
 func Discover(ctx context.Context, o Options) (*Result, error) {
 	for _, g := range o.Excludes {
 		if _, err := path.Match(strings.TrimSuffix(g, "/**"), "/"); err != nil {

@@ -23,30 +23,31 @@ import (
 )
 
 // Tracing runs every app once under strace(1), all at the same time, and
-// lists the files they opened, executed or looked up. Each run:
+// lists the files they opened, executed or looked up. It needs root. Each
+// run:
 //
-//   - is chrooted (through the host's chroot(8)) when the root is not "/",
-//     into an overlay of the root in a private mount namespace: the apps'
-//     writes go to a temporary upper layer, never to the source root, and
-//     this host's /dev is bound in (there is no /proc or /sys). What
-//     chroot(8) itself does before chroot(2) is ignored. If the overlay
-//     cannot be mounted, the run happens in the root itself, with a warning;
-//   - gets (as root) fresh PID, network, IPC and UTS namespaces: the apps see
-//     only a loopback device that is down, so they neither reach nor serve
-//     the network, and strace is PID 1 of the namespace, so when it ends (the
+//   - is chrooted (through the host's chroot(8)) into a private, throw-away
+//     view of the source root ("/" included) in a private mount namespace
+//     (see traceview.go): every writable mount is seen through an overlay
+//     whose upper layer is on a tmpfs of that namespace, the rest read-only,
+//     so the apps' writes never reach the source root or this host, and
+//     nothing is left on disk however the build ends. A source root other
+//     than "/" gets this host's /dev (there is no /proc or /sys). What
+//     chroot(8) itself does before chroot(2) is ignored;
+//   - gets fresh PID, network, IPC and UTS namespaces: the apps see only a
+//     loopback device that is down, so they neither reach nor serve the
+//     network, and strace is PID 1 of the namespace, so when it ends (the
 //     apps exited, or the timeout killed it by PID) the kernel kills every
-//     process left, daemons included. Without root it only gets its own
-//     process group, killed as a group: a daemon that calls setsid() escapes
-//     that, so trace daemons as root;
-//   - needs root for a source root other than "/";
+//     process left, daemons included;
 //   - has stdin on /dev/null, a minimal environment (PATH, HOME=/root,
 //     LANG=C.UTF-8) and the arguments of Options.TraceArgs.
 //
 // Read-only opens, execs and successful stat/access/readlink calls on files
 // count; files opened for writing or created are the apps' state (logs,
 // pid files, databases) and are not listed, but their directories are (the
-// apps need them to exist). /proc, /sys, /dev, /run, /tmp and /var/tmp are
-// ignored.
+// apps need them to exist). A file the apps created exists only in the
+// view, so it is not demanded from the source root even when they read it
+// back. /proc, /sys, /dev, /run, /tmp and /var/tmp are ignored.
 
 var traceIgnored = []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"}
 
@@ -64,15 +65,16 @@ func (d *discoverer) addTrace(ctx context.Context) error {
 	if !d.o.Trace || len(d.apps) == 0 {
 		return nil
 	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("tracing the apps needs root: they run in a private view of the source root %s that only root can mount, so that they cannot change it", d.fs.host)
+	}
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		return fmt.Errorf("tracing the apps needs strace: %w", err)
 	}
-	chroot := ""
-	if d.fs.host != "/" {
-		if chroot, err = exec.LookPath("chroot"); err != nil {
-			return fmt.Errorf("tracing apps in source root %s needs chroot: %w", d.fs.host, err)
-		}
+	chroot, err := exec.LookPath("chroot")
+	if err != nil {
+		return fmt.Errorf("tracing the apps needs chroot: %w", err)
 	}
 	timeout := d.o.TraceTimeout
 	if timeout <= 0 {
@@ -152,22 +154,12 @@ func traceIgnoredPath(p string) bool {
 	return false
 }
 
-// traceApp runs one app under strace and returns what it accessed.
+// traceApp runs one app under strace in a view of the source root and
+// returns what it accessed.
 func (d *discoverer) traceApp(ctx context.Context, strace, chroot string, a resolvedApp, timeout time.Duration) ([]traceEvent, error) {
-	dir, err := os.MkdirTemp("", "vmctr-trace-")
-	if err != nil {
-		return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
-	}
-	defer os.RemoveAll(dir)
-	if chroot == "" {
-		return d.runTrace(ctx, strace, "", "/", dir, a, timeout)
-	}
-	if os.Geteuid() != 0 {
-		return nil, &PathError{What: "tracing app", Path: a.given, Err: ErrUnreadable, Detail: "tracing in a source root other than / needs root"}
-	}
-	// A private mount namespace, held by a locked thread for the whole run:
-	// the root is seen through an overlay, so the apps' writes land in dir,
-	// with this host's /dev bound in.
+	// A private mount namespace, held by a locked thread for the whole run
+	// (strace is forked from that thread): the view and its tmpfs exist
+	// only there, and go when the thread and the traced processes are gone.
 	type result struct {
 		ev  []traceEvent
 		err error
@@ -175,67 +167,40 @@ func (d *discoverer) traceApp(ctx context.Context, strace, chroot string, a reso
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread and its namespace end with this goroutine
-		view := d.fs.host
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			done <- result{nil, fmt.Errorf("tracing app %s: private mount namespace: %w", a.given, err)}
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			done <- result{nil, fmt.Errorf("tracing app %s: making mounts private: %w", a.given, err)}
-			return
-		}
-		if merged, err := overlayView(d.fs.host, dir); err != nil {
-			logrus.Warnf("elfdeps: tracing app %s directly in %s, which it may write to: %v", a.given, d.fs.host, err)
-		} else {
-			view = merged
-		}
-		ev, err := d.runTrace(ctx, strace, chroot, view, dir, a, timeout)
+		ev, err := d.traceInView(ctx, strace, chroot, a, timeout)
 		done <- result{ev, err}
 	}()
 	r := <-done
 	return r.ev, r.err
 }
 
-// overlayView mounts an overlay of root (read-only lower layer) with its
-// upper layer in dir, binds /dev into it, and returns where it is mounted.
-// Preconditions: called in a private mount namespace.
-func overlayView(root, dir string) (string, error) {
-	if strings.ContainsAny(root+dir, ",:\\") {
-		return "", fmt.Errorf("path unusable in overlay options")
+// traceInView makes the view and runs the trace in it.
+// Preconditions: the calling goroutine is locked to its thread, for good.
+func (d *discoverer) traceInView(ctx context.Context, strace, chroot string, a resolvedApp, timeout time.Duration) ([]traceEvent, error) {
+	start := time.Now()
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return nil, fmt.Errorf("tracing app %s: private mount namespace: %w", a.given, err)
 	}
-	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "root")
-	for _, p := range []string{upper, work, merged} {
-		if err := os.Mkdir(p, 0o700); err != nil {
-			return "", err
-		}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return nil, fmt.Errorf("tracing app %s: making mounts private: %w", a.given, err)
 	}
-	opts := "lowerdir=" + root + ",upperdir=" + upper + ",workdir=" + work
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		return "", fmt.Errorf("mounting an overlay of the root: %w", err)
+	v, err := makeTraceView(d.fs.host)
+	if err != nil {
+		return nil, fmt.Errorf("tracing app %s: making a private view of %s: %w", a.given, d.fs.host, err)
 	}
-	dev := filepath.Join(merged, "dev")
-	if st, err := os.Lstat(dev); err == nil && !st.IsDir() {
-		return merged, nil // not a directory in the root: leave it
-	} else if err != nil {
-		if err := os.Mkdir(dev, 0o755); err != nil { // in the upper layer
-			return merged, nil
-		}
+	logrus.Debugf("elfdeps: a private view of %s for %s in %s", d.fs.host, a.given, time.Since(start).Round(time.Microsecond))
+	if len(v.readOnly) > 0 {
+		logrus.Warnf("elfdeps: tracing app %s: it sees %s read-only (they could not be overlaid); writes there fail",
+			a.given, strings.Join(v.readOnly, ", "))
 	}
-	if err := unix.Mount("/dev", dev, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		logrus.Debugf("elfdeps: binding /dev into the traced root: %v", err)
-	}
-	return merged, nil
+	return d.runTrace(ctx, strace, chroot, v.root, v.scratch, a, timeout)
 }
 
-// runTrace runs strace. view is the host path of the root the app sees
-// (chrooted into when chroot is set).
+// runTrace runs strace, which runs chroot(8), which runs the app in view
+// (a path in the calling thread's mount namespace). strace writes into dir.
 func (d *discoverer) runTrace(ctx context.Context, strace, chroot, view, dir string, a resolvedApp, timeout time.Duration) ([]traceEvent, error) {
 	args := []string{"-f", "-ff", "-qq", "-y", "-s", "4096", "-e", "trace=%file", "-e", "signal=none",
-		"--seccomp-bpf", "-o", filepath.Join(dir, "t"), "--"}
-	if chroot != "" {
-		args = append(args, chroot, view)
-	}
-	args = append(args, a.path)
+		"--seccomp-bpf", "-o", filepath.Join(dir, "t"), "--", chroot, view, a.path}
 	args = append(args, d.o.TraceArgs[a.given]...)
 
 	tctx, cancel := context.WithTimeout(ctx, timeout)
@@ -247,13 +212,8 @@ func (d *discoverer) runTrace(ctx context.Context, strace, chroot, view, dir str
 	lw := &limitWriter{w: &out, n: 64 << 10}
 	cmd.Stdout, cmd.Stderr = lw, lw
 	cmd.WaitDelay = 2 * time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if os.Geteuid() == 0 {
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
-	} else {
-		cmd.SysProcAttr.Setpgid = true
-		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL,
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS}
 	start := time.Now()
 	err := cmd.Run()
 	timedOut := tctx.Err() != nil && ctx.Err() == nil
@@ -272,7 +232,7 @@ func (d *discoverer) runTrace(ctx context.Context, strace, chroot, view, dir str
 			b, _ := os.ReadFile(f)
 			logrus.Tracef("elfdeps: %s:\n%s", f, b)
 		}
-		ev, err := d.parseTrace(f, view, chroot != "")
+		ev, err := d.parseTrace(f, view, true)
 		if err != nil {
 			return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,12 +117,43 @@ func TestParseTraceChroot(t *testing.T) {
 }
 
 // python3 imports json from its standard library: only tracing sees that.
+// It runs in a private view of this host: its writes do not reach the host,
+// what it created is not listed, and it sees no network device but lo.
 func TestTraceHost(t *testing.T) {
+	needRoot(t)
 	needProgram(t, "/usr/bin/python3")
 	needProgram(t, "/usr/bin/strace")
-	out := filepath.Join(t.TempDir(), "net")
+	// A host directory outside the ignored ones (/tmp, ...): one empty file
+	// per network device of this host; the app stats those it sees.
+	seen, err := os.MkdirTemp(".", ".trace-host-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, _ = filepath.Abs(seen)
+	t.Cleanup(func() { os.RemoveAll(seen) })
+	devs, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(devs), "\n")[2:] {
+		if dev, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok {
+			if err := os.WriteFile(filepath.Join(seen, dev), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tmpOut := filepath.Join(t.TempDir(), "out")
+	script := `import json, os, sqlite3
+for l in open('/proc/net/dev').read().splitlines()[2:]:
+    os.stat(os.path.join(SEEN, l.split(':')[0].strip()))
+open(os.path.join(SEEN, 'created'), 'w').write('x')
+open(os.path.join(SEEN, 'created')).read()
+os.remove(os.path.join(SEEN, 'lo'))
+open(TMPOUT, 'w').write('x')
+`
+	script = strings.NewReplacer("SEEN", strconv.Quote(seen), "TMPOUT", strconv.Quote(tmpOut)).Replace(script)
 	o := Options{Root: "/", Apps: []string{"/usr/bin/python3"}, Trace: true, TraceTimeout: 20 * time.Second,
-		TraceArgs: map[string][]string{"/usr/bin/python3": {"-c", "import json, sqlite3; open('" + out + "', 'w').write(open('/proc/net/dev').read())"}}}
+		TraceArgs: map[string][]string{"/usr/bin/python3": {"-c", script}}}
 	start := time.Now()
 	files, _ := discover(t, o)
 	t.Logf("traced in %s", time.Since(start))
@@ -140,17 +172,26 @@ func TestTraceHost(t *testing.T) {
 	if f := files["/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"]; f.Path == "" {
 		t.Error("the closure of the traced _sqlite3 module is missing libsqlite3")
 	}
-	// As root, the app ran in its own network namespace: only a loopback device.
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
+	// It ran in its own network namespace: only a loopback device.
+	if f := files[seen+"/lo"]; f.Reason != ReasonTrace {
+		t.Errorf("the traced app did not see lo: %+v", f)
 	}
-	if os.Geteuid() == 0 {
-		for _, l := range strings.Split(string(b), "\n")[2:] {
-			if dev, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && dev != "lo" {
-				t.Errorf("the traced app saw network device %s", dev)
-			}
+	for p := range files {
+		if name, ok := strings.CutPrefix(p, seen+"/"); ok && name != "lo" {
+			t.Errorf("%s is listed: the app saw network device %s, or what it created is demanded from the host", p, name)
 		}
+	}
+	// Its writes stayed in its view.
+	if f := files[seen]; f.Reason != ReasonTrace {
+		t.Errorf("the directory it wrote in is not listed: %+v", f)
+	}
+	for _, p := range []string{tmpOut, filepath.Join(seen, "created")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("the traced app created %s on the host", p)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(seen, "lo")); err != nil {
+		t.Errorf("the traced app removed a host file: %v", err)
 	}
 }
 
