@@ -1105,3 +1105,216 @@ func (r *runcEnv) stop(id string) {
 		r.t.Errorf("runc delete: %v %s", err, out)
 	}
 }
+
+// TestE2EBuildTraceIsolated: --trace runs the apps in a private, throw-away
+// view of the host, so that a traced build leaves the host as it was: what
+// the apps write (into a host directory, /run, /var/lib, /dev/shm; nginx's
+// temp directories, pid file and logs) never reaches it. A traced build
+// killed with SIGKILL leaves nothing behind either: no temp directory, no
+// process, no mount namespace, and once the next build ran, no build
+// directory.
+func TestE2EBuildTraceIsolated(t *testing.T) {
+	needProgs(t, "/bin/busybox", "/bin/sleep", "/usr/bin/strace")
+	e := newEnv(t)
+	tag := "vmctr-e2e-" + filepath.Base(e.dir)
+	// snapshot describes the trees at paths: type, mode, size, mtime and
+	// content of everything in them.
+	snapshot := func(paths ...string) map[string]string {
+		t.Helper()
+		s := map[string]string{}
+		for _, root := range paths {
+			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if errors.Is(err, fs.ErrNotExist) {
+					s[p] = "absent"
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				v := fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+				switch {
+				case fi.Mode().IsRegular():
+					b, err := os.ReadFile(p)
+					if err != nil {
+						return err
+					}
+					v += " " + sha256Hex(b)
+				case fi.Mode()&fs.ModeSymlink != 0:
+					l, _ := os.Readlink(p)
+					v += " -> " + l
+				}
+				s[p] = v
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	same := func(what string, before, after map[string]string) {
+		t.Helper()
+		for p, v := range after {
+			if before[p] != v {
+				t.Errorf("%s changed the host: %s was %q, is %q", what, p, before[p], v)
+			}
+		}
+		for p := range before {
+			if _, ok := after[p]; !ok {
+				t.Errorf("%s changed the host: %s is gone", what, p)
+			}
+		}
+	}
+
+	// A script that writes into a host directory and into system places.
+	host := e.newDir("host")
+	for p, content := range map[string]string{"keep": "old\n", "victim": "v\n", "sub/file": "f\n"} {
+		if err := os.MkdirAll(filepath.Join(host, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(host, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	system := []string{"/run/" + tag + ".pid", "/var/lib/" + tag, "/dev/shm/" + tag}
+	t.Cleanup(func() { // only if the test failed: a traced build made them
+		for _, p := range system {
+			_ = os.RemoveAll(p)
+		}
+	})
+	script := filepath.Join(e.dir, "writer.sh")
+	body := strings.NewReplacer("HOST", host, "RUNPID", system[0], "VARLIB", system[1], "SHM", system[2]).Replace(`#!/bin/busybox sh
+set -e
+bb=/bin/busybox
+echo more >> HOST/keep
+$bb rm HOST/victim
+$bb rm -r HOST/sub
+$bb mkdir HOST/made
+echo new > HOST/new
+$bb touch -d 2001-01-01 HOST
+echo $$ > RUNPID
+$bb mkdir -p VARLIB/body
+echo shm > SHM
+$bb cat /etc/debian_version HOST/new > /dev/null
+`)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(append([]string{host}, system...)...)
+	bundle := e.build("--app", script, "--cmd", script, "--trace", "--trace-timeout", "20s")
+	same("a traced script", before, snapshot(append([]string{host}, system...)...))
+	// It ran to its end: what it read last was traced.
+	if _, err := os.Stat(filepath.Join(bundle, "rootfs/etc/debian_version")); err != nil {
+		t.Errorf("the traced script did not run to its end: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(bundle, "rootfs", host, "new")); err == nil {
+		t.Errorf("the file the traced script made is in the container")
+	}
+
+	// nginx: its temp directories, pid file and logs.
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		places := []string{"/var/lib/nginx", "/var/log/nginx", "/run/nginx.pid"}
+		before := snapshot(places...)
+		e.build("--app", "/usr/sbin/nginx", "--trace", "--trace-timeout", "2s")
+		same("a traced nginx", before, snapshot(places...))
+	}
+
+	// SIGKILL in the middle of a trace. TMPDIR is the test's own, to see
+	// whether anything is left in it.
+	tmp := e.newDir("tmp")
+	parent := e.newDir("out")
+	for _, d := range []string{tmp, parent} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	marker := "61." + strconv.Itoa(os.Getpid())
+	withTmp := func(c *exec.Cmd) { c.Env = append(os.Environ(), "TMPDIR="+tmp) }
+	slow := e.command(e.buildArgs(filepath.Join(parent, "killed"), "--app", "/bin/sleep", "--cmd", "/bin/sleep "+marker,
+		"--trace", "--trace-timeout", "60s")...)
+	withTmp(slow)
+	slow.Stdout, slow.Stderr = e.tempFile("slow-out"), e.tempFile("slow-err")
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = slow.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = slow.Process.Kill()
+		<-exited
+	})
+	// The traced sleep, and its mount namespace.
+	traced := func() (pids []string) {
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), marker) && !strings.Contains(string(b), "build") {
+				pids = append(pids, filepath.Base(filepath.Dir(p)))
+			}
+		}
+		return pids
+	}
+	ns := ""
+	for deadline := time.Now().Add(20 * time.Second); ns == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatal("the traced build finished before it could be killed")
+		default:
+		}
+		for _, pid := range traced() {
+			if b, err := os.ReadFile("/proc/" + pid + "/comm"); err == nil && strings.TrimSpace(string(b)) == "sleep" {
+				ns, _ = os.Readlink("/proc/" + pid + "/ns/mnt")
+			}
+		}
+	}
+	if ns == "" {
+		t.Fatal("the traced sleep did not start")
+	}
+	if err := unix.Kill(slow.Process.Pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	inNS := func() (pids []string) {
+		links, _ := filepath.Glob("/proc/[0-9]*/ns/mnt")
+		for _, l := range links {
+			if v, err := os.Readlink(l); err == nil && v == ns {
+				pids = append(pids, l)
+			}
+		}
+		return pids
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (len(traced()) > 0 || len(inNS()) > 0) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := traced(); len(p) > 0 {
+		t.Errorf("the killed build's traced app still runs: %v", p)
+	}
+	if p := inNS(); len(p) > 0 {
+		t.Errorf("processes still in the killed trace's mount namespace %s: %v", ns, p)
+	}
+	left := func() []string {
+		l, _ := filepath.Glob(filepath.Join(tmp, "vmctr-trace-*"))
+		return l
+	}
+	if l := left(); len(l) > 0 {
+		t.Errorf("the killed traced build left %v", l)
+	}
+	// The next build (traced too) in the same place leaves nothing of it.
+	r := e.run(withTmp, e.buildArgs(filepath.Join(parent, "next"), "--app", "/bin/busybox", "--cmd", "/bin/busybox true", "--trace")...)
+	if r.code != 0 {
+		t.Fatalf("the next build: %s", r)
+	}
+	if l := left(); len(l) > 0 {
+		t.Errorf("after the next build: %v", l)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 1 || ents[0].Name() != "next" {
+		t.Errorf("beside the next build's output: %v", ents)
+	}
+	if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), "vmctr-trace") {
+		t.Errorf("a trace's tmpfs is mounted on the host:\n%s", b)
+	}
+}
