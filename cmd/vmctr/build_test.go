@@ -915,16 +915,7 @@ func TestE2EBuildKilled(t *testing.T) {
 	// a big tree: on a fast machine it finished before the test stopped it.)
 	slow := e.command(e.buildArgs(filepath.Join(parent, "slow"), "--app", "/bin/busybox",
 		"--cmd", "/bin/busybox sleep 60", "--trace", "--trace-timeout", "60s")...)
-	slow.Stdout, slow.Stderr = e.tempFile("slow-out"), e.tempFile("slow-err")
-	if err := slow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = slow.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = slow.Process.Kill()
-		<-exited
-	})
+	exited := e.startKillable(slow)
 	var dir string
 	for deadline := time.Now().Add(10 * time.Second); dir == "" && time.Now().Before(deadline); {
 		select {
@@ -1003,6 +994,24 @@ type runcEnv struct {
 	t    *testing.T
 	e    *env
 	root string
+}
+
+// startKillable starts cmd (a vmctr the test will kill) with its output in
+// temp files. The channel closes once it has exited; at cleanup it is
+// killed and reaped.
+func (e *env) startKillable(cmd *exec.Cmd) <-chan struct{} {
+	e.t.Helper()
+	cmd.Stdout, cmd.Stderr = e.tempFile("killable-out"), e.tempFile("killable-err")
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	return exited
 }
 
 func newRunc(t *testing.T, e *env) *runcEnv {
@@ -1237,16 +1246,7 @@ $bb cat /etc/debian_version HOST/new > /dev/null
 	slow := e.command(e.buildArgs(filepath.Join(parent, "killed"), "--app", "/bin/sleep", "--cmd", "/bin/sleep "+marker,
 		"--trace", "--trace-timeout", "60s")...)
 	withTmp(slow)
-	slow.Stdout, slow.Stderr = e.tempFile("slow-out"), e.tempFile("slow-err")
-	if err := slow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = slow.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = slow.Process.Kill()
-		<-exited
-	})
+	exited := e.startKillable(slow)
 	// The traced sleep, and its mount namespace.
 	traced := func() (pids []string) {
 		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
