@@ -25,6 +25,22 @@ func errNoCheckpoint(c *cli.Context) error {
 	return fmt.Errorf("%s is not supported: vmctr does not implement checkpoint/restore (CRIU); %s", c.Command.Name, what)
 }
 
+// criuFlags are the flags runc's checkpoint and restore share.
+func criuFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "image-path", Usage: "path of the criu image files"},
+		&cli.StringFlag{Name: "work-path", Usage: "path for saving work files and logs"},
+		&cli.BoolFlag{Name: "tcp-established", Usage: "allow open tcp connections"},
+		&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
+		&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
+		&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks, for safety"},
+		&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft, full, strict or ignore"},
+		&cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties"},
+		&cli.BoolFlag{Name: "auto-dedup", Usage: "enable auto deduplication of memory images"},
+		&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages"},
+	}
+}
+
 var checkpointCommand = &cli.Command{
 	Name:      "checkpoint",
 	Category:  catRunc,
@@ -32,25 +48,15 @@ var checkpointCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Description: `checkpoint accepts runc's flags so that a client's command line parses, and
 fails: vmctr cannot checkpoint a container. The container is left as it is.`,
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "image-path", Usage: "path for saving criu image files"},
-		&cli.StringFlag{Name: "work-path", Usage: "path for saving work files and logs"},
+	Flags: append(criuFlags(),
 		&cli.StringFlag{Name: "parent-path", Usage: "path for previous criu image files in pre-dump"},
 		&cli.BoolFlag{Name: "leave-running", Usage: "leave the process running after checkpointing"},
-		&cli.BoolFlag{Name: "tcp-established", Usage: "allow open tcp connections"},
 		&cli.BoolFlag{Name: "tcp-skip-in-flight", Usage: "skip in-flight tcp connections"},
 		&cli.BoolFlag{Name: "link-remap", Usage: "allow one to link unlinked files back when possible"},
-		&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
-		&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
-		&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages"},
 		&cli.IntFlag{Name: "status-fd", Value: -1, Usage: "criu writes \\0 to this FD once lazy-pages is ready"},
 		&cli.StringFlag{Name: "page-server", Usage: "ADDRESS:PORT of the page server"},
-		&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks, for safety"},
 		&cli.BoolFlag{Name: "pre-dump", Usage: "dump the container's memory only, leave it running"},
-		&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft, full, strict or ignore"},
-		&cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties"},
-		&cli.BoolFlag{Name: "auto-dedup", Usage: "enable auto deduplication of memory images"},
-	},
+	),
 	Action: errNoCheckpoint,
 }
 
@@ -61,25 +67,15 @@ var restoreCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Description: `restore accepts runc's flags so that a client's command line parses, and
 fails: vmctr cannot restore a container. Nothing is created.`,
-	Flags: []cli.Flag{
+	Flags: append(criuFlags(),
 		&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
-		&cli.StringFlag{Name: "image-path", Usage: "path to criu image files for restoring"},
-		&cli.StringFlag{Name: "work-path", Usage: "path for saving work files and logs"},
-		&cli.BoolFlag{Name: "tcp-established", Usage: "allow open tcp connections"},
-		&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
-		&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
-		&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks, for safety"},
-		&cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft, full, strict or ignore"},
 		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the bundle directory"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process's PID to this file"},
 		&cli.BoolFlag{Name: "no-subreaper", Usage: "do not become a subreaper"},
 		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot_root"},
-		&cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties"},
-		&cli.BoolFlag{Name: "auto-dedup", Usage: "enable auto deduplication of memory images"},
-		&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages"},
 		&cli.StringFlag{Name: "lsm-profile", Usage: "LSM profile for the restore, TYPE:NAME"},
 		&cli.StringFlag{Name: "lsm-mount-context", Usage: "LSM mount context for the restore"},
-	},
+	),
 	Action: errNoCheckpoint,
 }
