@@ -42,6 +42,10 @@ type BuildOpts struct {
 	Workdir     string        // default /
 	Hostname    string        // default: the first app's name
 	KeepSetuid  bool          // keep setuid/setgid bits and file capabilities (stripped by default)
+	// UsernsBase, when not 0, gives the container a user namespace: its
+	// IDs 0-65535 (UsernsSize) are host IDs UsernsBase.., and the copies
+	// are owned accordingly, so that root inside is not root on the host.
+	UsernsBase uint32
 
 	Output   string         // the bundle directory to create
 	Force    bool           // replace Output if it exists and is not empty
@@ -121,6 +125,14 @@ func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
 			}
 		}
 	}()
+	if o.UsernsBase != 0 && os.Geteuid() == 0 {
+		// The container's root (host UsernsBase) sets its root file
+		// system up from inside the namespace: it must get through the
+		// bundle directory, which stays closed to everyone else.
+		if err := os.Chown(tmp, int(o.UsernsBase), int(o.UsernsBase)); err != nil {
+			return nil, fmt.Errorf("setting the owner of %s: %w", tmp, err)
+		}
+	}
 	b.skip = outputSkipper(b.srcRoot, out)
 	if err := b.build(ctx, tmp); errors.Is(err, errUnchanged) {
 		if err := os.RemoveAll(tmp); err != nil {
@@ -265,6 +277,10 @@ func (b *builder) prepare() error {
 	}
 	if o.StopTimeout < 0 || o.StopTimeout > 24*time.Hour {
 		return fail(fmt.Errorf("%w: stop timeout %v out of range (0 to 24h)", ErrInvalidOptions, o.StopTimeout))
+	}
+	if o.UsernsBase != 0 && (o.UsernsBase < UsernsSize || uint64(o.UsernsBase)+UsernsSize > 1<<32-1) {
+		return fail(fmt.Errorf("%w: user namespace base %d: want %d or more, and room for %d IDs below 2^32-1",
+			ErrInvalidOptions, o.UsernsBase, UsernsSize, UsernsSize))
 	}
 	if o.TraceTimeout < 0 || o.TraceTimeout > time.Hour {
 		return fail(fmt.Errorf("%w: trace timeout %v out of range (0 for the default, up to 1h)", ErrInvalidOptions, o.TraceTimeout))
@@ -465,6 +481,15 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	}
 
 	step(fmt.Sprintf("planned %d paths", len(nodes)))
+	if o.UsernsBase != 0 {
+		// Every owner must have an ID inside the namespace.
+		for _, n := range nodes {
+			if n.st.Uid >= UsernsSize || n.st.Gid >= UsernsSize {
+				return fmt.Errorf("%w: %s is owned by %d:%d, outside the user namespace's IDs 0-%d",
+					ErrInvalidOptions, n.path, n.st.Uid, n.st.Gid, UsernsSize-1)
+			}
+		}
+	}
 	key := b.buildKey(nodes, found)
 	if b.existing != nil {
 		if b.existing.Build.Key == key {
@@ -487,7 +512,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	// Root-owned 0755 without setgid (a setgid parent would otherwise
 	// hand its group to everything created below).
 	if os.Geteuid() == 0 {
-		if err := unix.Fchown(dstFd, 0, 0); err != nil {
+		if err := unix.Fchown(dstFd, int(o.UsernsBase), int(o.UsernsBase)); err != nil {
 			return fmt.Errorf("setting the owner of %s: %w", rootfs, err)
 		}
 	}
@@ -495,6 +520,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 		return fmt.Errorf("setting the mode of %s: %w", rootfs, err)
 	}
 	c := newCopier(b.srcFd, dstFd, o.KeepSetuid)
+	c.idShift = o.UsernsBase
 	defer c.close()
 	if err := c.mkdirs(nodes); err != nil {
 		return err
@@ -701,7 +727,7 @@ func (b *builder) readAhead() error {
 	if b.resolv, b.resolvWhy, err = resolvConf(b.srcFd); err != nil {
 		return err
 	}
-	spec, err := bundleSpec(b.o.Spec, b.id, b.o.Env, b.workdir, b.hostname)
+	spec, err := bundleSpec(b.o.Spec, b.id, b.o.Env, b.workdir, b.hostname, b.o.UsernsBase)
 	if err != nil {
 		return err
 	}

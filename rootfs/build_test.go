@@ -769,3 +769,28 @@ func BenchmarkBuildNginx(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// With a user namespace, every copy needs an owner inside its 65536 IDs,
+// and a bad base is refused before anything is written.
+func TestBuildUsernsRange(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the source")
+	}
+	src := sourceRoot(t)
+	if err := os.Chown(filepath.Join(src, "data/everyone"), 70000, 0); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "bundle")
+	o := buildOpts(t, src, out)
+	o.UsernsBase = 100000
+	if _, err := Build(context.Background(), o); !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "/data/everyone is owned by 70000:0") {
+		t.Errorf("owner outside the namespace: %v", err)
+	}
+	o.UsernsBase = 4096
+	if _, err := Build(context.Background(), o); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("base below 65536: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused build left its output")
+	}
+}

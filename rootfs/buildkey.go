@@ -40,10 +40,11 @@ func (b *builder) buildKey(nodes []*node, found *elfdeps.Result) string {
 		KeepUsers, Env                  []string
 		Workdir, Hostname               string
 		KeepSetuid                      bool
+		UsernsBase                      uint32
 		Users, Groups                   []string
 	}{
 		b.srcRoot, o.Apps, o.Packages, o.Files, o.Excludes, o.Trace, o.TraceTimeout, o.StopTimeout,
-		b.start, o.User, o.KeepUsers, o.Env, b.workdir, b.hostname, o.KeepSetuid, found.Users, found.Groups,
+		b.start, o.User, o.KeepUsers, o.Env, b.workdir, b.hostname, o.KeepSetuid, o.UsernsBase, found.Users, found.Groups,
 	})
 	field(string(opts))
 	field(string(b.configJSON))

@@ -19,6 +19,10 @@ var DefaultCapabilities = []string{
 	"CAP_SETUID", "CAP_SYS_CHROOT",
 }
 
+// UsernsSize is how many IDs a built container's user namespace maps
+// (BuildOpts.UsernsBase): 0-65535 inside, as on a Debian system.
+const UsernsSize = 65536
+
 // DefaultPath is the PATH of a built container's processes.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -39,7 +43,7 @@ const (
 // writable (it is the container's own copy); the process is the init with
 // the execution file, without a terminal; namespaces, mounts, masked
 // paths and the rest stay as base has them.
-func bundleSpec(base *specs.Spec, id identity, env []string, cwd, hostname string) (*specs.Spec, error) {
+func bundleSpec(base *specs.Spec, id identity, env []string, cwd, hostname string, usernsBase uint32) (*specs.Spec, error) {
 	if base == nil {
 		return nil, fmt.Errorf("%w: no base config (BuildOpts.Spec)", ErrInvalidOptions)
 	}
@@ -74,6 +78,15 @@ func bundleSpec(base *specs.Spec, id identity, env []string, cwd, hostname strin
 	p.NoNewPrivileges = true
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
+	}
+	if usernsBase != 0 {
+		if id.uid >= UsernsSize || id.gid >= UsernsSize {
+			return nil, fmt.Errorf("%w: user %d:%d is outside the user namespace's IDs 0-%d", ErrInvalidOptions, id.uid, id.gid, UsernsSize-1)
+		}
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace })
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: usernsBase, Size: UsernsSize}}
+		s.Linux.UIDMappings, s.Linux.GIDMappings = m, slices.Clone(m)
 	}
 	s.Annotations[AnnotationManifest] = ManifestPath
 	s.Annotations[AnnotationRunFile] = RunFilePath

@@ -36,6 +36,7 @@ type copier struct {
 	dstFd      int // new root, O_RDONLY|O_DIRECTORY
 	keepSetuid bool
 	asRoot     bool   // chown copies to their source owners
+	idShift    uint32 // added to owners on the host: a user namespace's base (0: none)
 	uid, gid   int    // who creates the copies: their owner unless chowned
 	umask      uint32 // the process's, applied to new files
 
@@ -69,6 +70,10 @@ func newCopier(srcFd, dstFd int, keepSetuid bool) *copier {
 	}
 }
 
+// hostUID and hostGID are the owner of n's copy on the host.
+func (n *node) hostUID(c *copier) int { u, _ := c.hostIDs(n.uid, n.gid); return u }
+func (n *node) hostGID(c *copier) int { _, g := c.hostIDs(n.uid, n.gid); return g }
+
 // processUmask reads the umask without changing it (umask(2) can only
 // set it, and it is process-wide).
 func processUmask() uint32 {
@@ -89,7 +94,14 @@ func processUmask() uint32 {
 // another owner: new entries belong to the builder (the new root's
 // directories have no setgid bit while the build runs).
 func (c *copier) chowned(uid, gid int) bool {
-	return c.asRoot && (uid != c.uid || gid != c.gid)
+	u, g := c.hostIDs(uid, gid)
+	return c.asRoot && (u != c.uid || g != c.gid)
+}
+
+// hostIDs turns a copy's owner, as the container sees it, into the IDs it
+// has on the host (shifted by a user namespace's base).
+func (c *copier) hostIDs(uid, gid int) (int, int) {
+	return uid + int(c.idShift), gid + int(c.idShift)
 }
 
 // close closes the directory fds (not the root's).
@@ -222,7 +234,7 @@ func (c *copier) finishDirs(nodes []*node) error {
 		}
 		fd := c.dirs[n.path]
 		if c.chowned(n.uid, n.gid) {
-			if err := unix.Fchown(fd, n.uid, n.gid); err != nil {
+			if err := unix.Fchown(fd, n.hostUID(c), n.hostGID(c)); err != nil {
 				return fmt.Errorf("setting the owner of directory %s: %w", n.path, err)
 			}
 		}
@@ -428,7 +440,7 @@ func (c *copier) copyFile(n *node, buf []byte, h hash.Hash) error {
 	n.st.Size = total
 	chown := c.chowned(n.uid, n.gid)
 	if chown {
-		if err := unix.Fchown(dfd, n.uid, n.gid); err != nil {
+		if err := unix.Fchown(dfd, n.hostUID(c), n.hostGID(c)); err != nil {
 			return fmt.Errorf("copying %s: setting the owner: %w", n.path, err)
 		}
 	}
@@ -497,7 +509,7 @@ func (c *copier) makeSpecial(n *node) error {
 		}
 		n.mode = 0o777
 		if c.chowned(n.uid, n.gid) {
-			if err := unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := unix.Fchownat(pfd, base, n.hostUID(c), n.hostGID(c), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				return fmt.Errorf("setting the owner of symbolic link %s: %w", n.path, err)
 			}
 		}
@@ -510,7 +522,7 @@ func (c *copier) makeSpecial(n *node) error {
 		// The FIFO was just made in a directory only the builder can
 		// reach, so its name still refers to it.
 		if c.asRoot {
-			err = unix.Fchownat(pfd, base, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW)
+			err = unix.Fchownat(pfd, base, n.hostUID(c), n.hostGID(c), unix.AT_SYMLINK_NOFOLLOW)
 		}
 		if err == nil {
 			err = unix.Fchmodat(pfd, base, n.mode, 0)
@@ -581,7 +593,8 @@ func (c *copier) writeFile(p string, data []byte, mode uint32, uid, gid int) (st
 		w += k
 	}
 	if c.asRoot {
-		if err := unix.Fchown(fd, uid, gid); err != nil {
+		hu, hg := c.hostIDs(uid, gid)
+		if err := unix.Fchown(fd, hu, hg); err != nil {
 			return "", fmt.Errorf("setting the owner of %s: %w", p, err)
 		}
 	}

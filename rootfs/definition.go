@@ -37,6 +37,7 @@ type Definition struct {
 	Workdir      string         `yaml:"workdir"`
 	Hostname     string         `yaml:"hostname"`
 	KeepSetuid   bool           `yaml:"keep-setuid"`
+	Userns       uint32         `yaml:"userns"` // BuildOpts.UsernsBase
 	Identity     map[string]any `yaml:"identity"`
 	Resources    map[string]any `yaml:"resources"`
 	SLCSE        map[string]any `yaml:"slcse"`
@@ -65,7 +66,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // definitionKeys are the top-level keys a definition file may have.
 var definitionKeys = []string{
 	"version", "source-root", "apps", "packages", "files", "excludes", "trace", "trace-timeout",
-	"start", "stop-timeout", "user", "keep-users", "env", "workdir", "hostname", "keep-setuid",
+	"start", "stop-timeout", "user", "keep-users", "env", "workdir", "hostname", "keep-setuid", "userns",
 	"identity", "resources", "slcse",
 }
 

@@ -61,6 +61,7 @@ Examples:
 		&cli.StringFlag{Name: "workdir", Usage: "the apps' working directory (default /)"},
 		&cli.StringFlag{Name: "hostname", Usage: "the container's hostname (default: the first app's name)"},
 		&cli.BoolFlag{Name: "keep-setuid", Usage: "keep setuid/setgid bits and file capabilities (stripped by default)"},
+		&cli.Uint64Flag{Name: "userns", Usage: "run in a user namespace: the container's IDs 0-65535 are host IDs BASE..BASE+65535, and the copies are owned so (give each container its own BASE, e.g. 65536*N; 0: no user namespace)"},
 		&cli.StringFlag{Name: "init", Usage: "the static init program to put in the container (default: " + initName + " beside vmctr)"},
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output: text or json"},
 	},
@@ -163,6 +164,7 @@ func buildOpts(c *cli.Context) (rootfs.BuildOpts, error) {
 		Workdir:      str("workdir", def.Workdir),
 		Hostname:     str("hostname", def.Hostname),
 		KeepSetuid:   c.Bool("keep-setuid") || def.KeepSetuid,
+		UsernsBase:   def.Userns,
 		Output:       c.String("output"),
 		Force:        c.Bool("force"),
 	}
@@ -171,6 +173,13 @@ func buildOpts(c *cli.Context) (rootfs.BuildOpts, error) {
 		return o, err
 	}
 	o.Spec = spec
+	if c.IsSet("userns") {
+		v := c.Uint64("userns")
+		if v > 1<<32-1 {
+			return o, fmt.Errorf("--userns %d: out of range", v)
+		}
+		o.UsernsBase = uint32(v)
+	}
 	if !c.IsSet("trace-timeout") && def.TraceTimeout != 0 {
 		o.TraceTimeout = time.Duration(def.TraceTimeout)
 	}

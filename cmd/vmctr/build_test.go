@@ -1318,3 +1318,48 @@ $bb cat /etc/debian_version HOST/new > /dev/null
 		t.Errorf("a trace's tmpfs is mounted on the host:\n%s", b)
 	}
 }
+
+// --userns BASE: root inside the container is host uid BASE, its copies
+// are owned so, and vmctr and runc run it.
+func TestE2EBuildUserns(t *testing.T) {
+	needProgs(t, "/bin/busybox")
+	t.Parallel()
+	e := newEnv(t)
+	const base = 300000
+	bundle := e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox sleep 600", "--userns", strconv.Itoa(base))
+	var st unix.Stat_t
+	for _, p := range []string{bundle, filepath.Join(bundle, "rootfs"), filepath.Join(bundle, "rootfs", "usr", "bin", "busybox"),
+		filepath.Join(bundle, "rootfs", "etc", "passwd")} {
+		if err := unix.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != base || st.Gid != base {
+			t.Errorf("%s is owned by %d:%d on the host, want %d:%d", p, st.Uid, st.Gid, base, base)
+		}
+	}
+	id, pid := e.runDetached(bundle)
+	defer e.ok("delete", "--force", id)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(status), fmt.Sprintf("\nUid:\t%d\t%d\t", base, base)) {
+		t.Errorf("the container's init on the host:\n%s", status)
+	}
+	if out := e.ok("exec", id, "/bin/busybox", "id"); !strings.HasPrefix(out, "uid=0(root) gid=0(root)") {
+		t.Errorf("id inside: %q", out)
+	}
+	// The manifest records owners as the container sees them.
+	if out := e.ok("inspect", "--file", "/usr/bin/busybox", bundle); strings.Contains(out, strconv.Itoa(base)) {
+		t.Errorf("inspect shows host IDs:\n%s", out)
+	}
+	e.fail("user namespace base", e.buildArgs(e.newDir("bad"), "--app", "/bin/busybox", "--userns", "5")...)
+
+	t.Run("runc", func(t *testing.T) {
+		rc := newRunc(t, e)
+		out, err := rc.runAttached(e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox grep Uid: /proc/1/status", "--userns", strconv.Itoa(base)))
+		if err != nil || !strings.Contains(out, "\t0\t") {
+			t.Errorf("under runc: %v\n%s", err, out)
+		}
+	})
+}
