@@ -23,6 +23,9 @@ var (
 	ErrBrokenSymlink = elfdeps.ErrBrokenSymlink
 	// ErrUnreadable: a needed file cannot be read.
 	ErrUnreadable = elfdeps.ErrUnreadable
+	// ErrNotProgram: an app or interpreter is neither ELF nor a #! script
+	// (a directory, a text file, a FIFO); also ErrUnreadable.
+	ErrNotProgram = elfdeps.ErrNotProgram
 	// ErrWrongArch: an app is an ELF file for another machine.
 	ErrWrongArch = elfdeps.ErrWrongArch
 

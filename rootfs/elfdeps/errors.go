@@ -22,6 +22,10 @@ var (
 	// (permission denied, a FIFO, socket, device or directory where a file
 	// is needed, a truncated or corrupt ELF).
 	ErrUnreadable = errors.New("unreadable")
+	// ErrNotProgram: an app, interpreter or program is a file of the wrong
+	// kind (neither ELF nor #! script, a directory, a FIFO). It is also
+	// ErrUnreadable (errors.Is).
+	ErrNotProgram error = &kindError{msg: "not a program", parent: ErrUnreadable}
 	// ErrKernelFile: a kernel, initrd, module or firmware file was asked for.
 	ErrKernelFile = errors.New("is a kernel file (never copied into a container)")
 )
@@ -47,3 +51,12 @@ func (e *PathError) Error() string {
 }
 
 func (e *PathError) Unwrap() error { return e.Err }
+
+// kindError is a sentinel that is a special case of another.
+type kindError struct {
+	msg    string
+	parent error
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.parent }

@@ -190,7 +190,7 @@ func (d *discoverer) addApps(ctx context.Context) error {
 			return &PathError{What: "app", Path: a, Err: ErrKernelFile, Detail: k}
 		}
 		if !res.node.isRegular() {
-			return &PathError{What: "app", Path: a, Err: ErrUnreadable, Detail: res.Path + " is " + fileType(res.node.mode) + ", not a program"}
+			return &PathError{What: "app", Path: a, Err: ErrNotProgram, Detail: res.Path + " is " + fileType(res.node.mode)}
 		}
 		if res.node.mode&0o111 == 0 {
 			logrus.Warnf("elfdeps: app %s (%s) is not executable", a, res.Path)
@@ -242,7 +242,7 @@ func (d *discoverer) addExecutable(req string, res *resolution, what, given stri
 		if res.node.size == 0 {
 			detail += " (empty file)"
 		}
-		return &PathError{What: what, Path: given, Err: ErrUnreadable, Detail: detail}
+		return &PathError{What: what, Path: given, Err: ErrNotProgram, Detail: detail}
 	}
 	return nil
 }
@@ -272,7 +272,7 @@ func (d *discoverer) addInterpreter(req string, s *sniffResult, strict bool, dep
 		return fail(&PathError{What: what, Path: s.interp, Err: ErrKernelFile, Detail: k})
 	}
 	if !ires.node.isRegular() {
-		return fail(&PathError{What: what, Path: s.interp, Err: ErrUnreadable, Detail: ires.Path + " is " + fileType(ires.node.mode)})
+		return fail(&PathError{What: what, Path: s.interp, Err: ErrNotProgram, Detail: ires.Path + " is " + fileType(ires.node.mode)})
 	}
 	d.addResolved(ires, ReasonInterp, what, req)
 	if err := d.addExecutable(s.interp, ires, what, s.interp, strict, depth+1); err != nil {
@@ -298,7 +298,7 @@ func (d *discoverer) addInterpreter(req string, s *sniffResult, strict bool, dep
 		return fail(pathErr(what, p, err))
 	}
 	if !pres.node.isRegular() {
-		return fail(&PathError{What: what, Path: p, Err: ErrUnreadable, Detail: pres.Path + " is " + fileType(pres.node.mode)})
+		return fail(&PathError{What: what, Path: p, Err: ErrNotProgram, Detail: pres.Path + " is " + fileType(pres.node.mode)})
 	}
 	d.addResolved(pres, ReasonInterp, what, req)
 	return d.addExecutable(p, pres, what, p, strict, depth+1)
