@@ -170,6 +170,7 @@ type builder struct {
 	// Read ahead (readAhead) while discovery runs: they do not depend on it.
 	existing   *Manifest // of the bundle at Output, which a build with the same inputs leaves alone
 	initProg   []byte
+	initStat   unix.Stat_t // of the init program on this host, for the build key
 	acc        *accounts
 	id         identity
 	resolv     []byte // the container's /etc/resolv.conf
@@ -717,6 +718,9 @@ func (b *builder) readAhead() error {
 	var err error
 	if b.initProg, err = loadInit(b.o.Init); err != nil {
 		return err
+	}
+	if err := unix.Stat(b.o.Init, &b.initStat); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadInit, err)
 	}
 	if b.acc, err = loadAccounts(b.srcFd); err != nil {
 		return err
