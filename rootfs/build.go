@@ -128,9 +128,15 @@ func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
 	if o.UsernsBase != 0 && os.Geteuid() == 0 {
 		// The container's root (host UsernsBase) sets its root file
 		// system up from inside the namespace: it must get through the
-		// bundle directory, which stays closed to everyone else.
-		if err := os.Chown(tmp, int(o.UsernsBase), int(o.UsernsBase)); err != nil {
+		// bundle directory. Through, not into: the directory stays
+		// root's (0710, group UsernsBase), so that no process of that
+		// uid (a rootless user whose subordinate IDs include it) can
+		// plant or swap config.json.
+		if err := os.Chown(tmp, 0, int(o.UsernsBase)); err != nil {
 			return nil, fmt.Errorf("setting the owner of %s: %w", tmp, err)
+		}
+		if err := os.Chmod(tmp, 0o710); err != nil {
+			return nil, fmt.Errorf("setting the mode of %s: %w", tmp, err)
 		}
 	}
 	b.skip = outputSkipper(b.srcRoot, out)
@@ -282,6 +288,11 @@ func (b *builder) prepare() error {
 	if o.UsernsBase != 0 && (o.UsernsBase < UsernsSize || uint64(o.UsernsBase)+UsernsSize > 1<<32-1) {
 		return fail(fmt.Errorf("%w: user namespace base %d: want %d or more, and room for %d IDs below 2^32-1",
 			ErrInvalidOptions, o.UsernsBase, UsernsSize, UsernsSize))
+	}
+	if o.UsernsBase != 0 {
+		for _, w := range usernsOverlaps(o.UsernsBase) {
+			logrus.Warnf("rootfs: user namespace IDs %d-%d overlap %s: those processes would own the container's files", o.UsernsBase, uint64(o.UsernsBase)+UsernsSize-1, w)
+		}
 	}
 	if o.TraceTimeout < 0 || o.TraceTimeout > time.Hour {
 		return fail(fmt.Errorf("%w: trace timeout %v out of range (0 for the default, up to 1h)", ErrInvalidOptions, o.TraceTimeout))
@@ -620,7 +631,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	}
 	step("set the directories' attributes")
 
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b.configJSON, 0o644); err != nil {
+	if err := writeNew(filepath.Join(bundle, "config.json"), b.configJSON, 0o644); err != nil {
 		return fmt.Errorf("writing config.json: %w", err)
 	}
 
@@ -947,7 +958,7 @@ func prepareOutput(out string, force bool) (string, *Manifest, error) {
 	// A bundle an earlier build wrote: the build goes on as far as its
 	// inputs' digest, and leaves the bundle as it is if they match.
 	if m, err := ReadManifest(filepath.Join(out, "rootfs")); err == nil && m.Build != nil && m.Build.Key != "" {
-		if _, err := os.Stat(filepath.Join(out, "config.json")); err == nil {
+		if fi, err := os.Lstat(filepath.Join(out, "config.json")); err == nil && fi.Mode().IsRegular() {
 			return out, m, nil
 		}
 	}
@@ -973,4 +984,56 @@ func unchangedResult(out string, m *Manifest, began time.Time) *Result {
 	r.Duration = time.Since(began)
 	r.Millis = r.Duration.Milliseconds()
 	return r
+}
+
+// writeNew writes a file that must not exist yet, never through a
+// symbolic link.
+func writeNew(p string, data []byte, mode uint32) error {
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), p)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// usernsOverlaps names what on this host already uses IDs in
+// base..base+UsernsSize-1: subordinate ID ranges (/etc/subuid,
+// /etc/subgid: rootless users' containers) and users of /etc/passwd.
+func usernsOverlaps(base uint32) []string {
+	lo, hi := uint64(base), uint64(base)+UsernsSize
+	var out []string
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			p := strings.Split(strings.TrimSpace(l), ":")
+			if len(p) != 3 {
+				continue
+			}
+			start, err1 := strconv.ParseUint(p[1], 10, 32)
+			n, err2 := strconv.ParseUint(p[2], 10, 32)
+			if err1 == nil && err2 == nil && start < hi && start+n > lo {
+				out = append(out, fmt.Sprintf("%s's range %d-%d in %s", p[0], start, start+n-1, f))
+			}
+		}
+	}
+	if data, err := os.ReadFile("/etc/passwd"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			p := strings.Split(l, ":")
+			if len(p) < 3 {
+				continue
+			}
+			if uid, err := strconv.ParseUint(p[2], 10, 32); err == nil && uid >= lo && uid < hi {
+				out = append(out, fmt.Sprintf("user %s (uid %d)", p[0], uid))
+			}
+		}
+	}
+	return out
 }

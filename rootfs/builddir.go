@@ -174,10 +174,20 @@ func replaceable(out string) error {
 			return notBundle(fmt.Sprintf("holds %q, which vmctr build does not write", e.Name()))
 		}
 	}
-	f, err := os.Open(filepath.Join(out, "config.json"))
+	fd, err := unix.Open(filepath.Join(out, "config.json"), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	var st unix.Stat_t
+	if err == nil {
+		if err = unix.Fstat(fd, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+			err = errors.New("not a regular file")
+		}
+		if err != nil {
+			unix.Close(fd)
+		}
+	}
 	if err != nil {
 		return notBundle("has no readable config.json")
 	}
+	f := os.NewFile(uintptr(fd), "config.json")
 	var cfg struct {
 		Annotations map[string]string `json:"annotations"`
 	}

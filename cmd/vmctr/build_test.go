@@ -1328,7 +1328,12 @@ func TestE2EBuildUserns(t *testing.T) {
 	const base = 300000
 	bundle := e.build("--app", "/bin/busybox", "--cmd", "/bin/busybox sleep 600", "--userns", strconv.Itoa(base))
 	var st unix.Stat_t
-	for _, p := range []string{bundle, filepath.Join(bundle, "rootfs"), filepath.Join(bundle, "rootfs", "usr", "bin", "busybox"),
+	// The bundle directory stays root's: the container's root only gets
+	// through it (group BASE, 0710), so it cannot swap config.json.
+	if err := unix.Lstat(bundle, &st); err != nil || st.Uid != 0 || st.Gid != base || st.Mode&0o7777 != 0o710 {
+		t.Errorf("bundle directory: %d:%d %o (%v), want 0:%d 0710", st.Uid, st.Gid, st.Mode&0o7777, err, base)
+	}
+	for _, p := range []string{filepath.Join(bundle, "rootfs"), filepath.Join(bundle, "rootfs", "usr", "bin", "busybox"),
 		filepath.Join(bundle, "rootfs", "etc", "passwd")} {
 		if err := unix.Lstat(p, &st); err != nil {
 			t.Fatal(err)
