@@ -794,3 +794,31 @@ func TestBuildUsernsRange(t *testing.T) {
 		t.Error("a refused build left its output")
 	}
 }
+
+// --force never removes a bundle with a mount in it: removing the tree
+// would delete the mounted file system's files.
+func TestBuildForceMounted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	src := sourceRoot(t)
+	out := filepath.Join(t.TempDir(), "bundle")
+	o := buildOpts(t, src, out)
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	write(t, filepath.Join(data, "important.db"), "precious", 0o600)
+	target := filepath.Join(out, "rootfs", "data")
+	if err := unix.Mount(data, target, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount: %v", err)
+	}
+	defer unix.Unmount(target, unix.MNT_DETACH)
+	o.Force = true
+	if _, err := Build(context.Background(), o); !errors.Is(err, ErrBundleInUse) || !strings.Contains(err.Error(), target) {
+		t.Errorf("--force over a bundle with a mount in it: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "important.db")); err != nil || string(b) != "precious" {
+		t.Errorf("the mounted data: %q %v", b, err)
+	}
+}

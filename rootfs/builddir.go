@@ -113,6 +113,11 @@ func removeStaleBuilds(dir string) {
 			unix.Close(fd)
 			continue
 		}
+		if m := mountBelow(p); m != "" {
+			logrus.Warnf("rootfs: not removing %s, left by a build that did not finish: %s is mounted in it", p, m)
+			unix.Close(fd)
+			continue
+		}
 		if err := os.RemoveAll(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			logrus.Warnf("rootfs: removing the build directory %s, left by a build that did not finish: %v", p, err)
 		} else {
@@ -196,7 +201,54 @@ func replaceable(out string) error {
 	if err != nil || cfg.Annotations[AnnotationManifest] == "" {
 		return notBundle("has a config.json that vmctr build did not write")
 	}
+	if m := mountBelow(out); m != "" {
+		return fmt.Errorf("%w: %s is mounted at %s; unmount it first (removing the old bundle would go through it)", ErrBundleInUse, m, m)
+	}
 	return bundleInUse(out)
+}
+
+// mountBelow returns a mount point of this mount namespace at or below
+// dir, or "". Removing a tree with a mount in it would delete what the
+// mount shows: another file system's data.
+func mountBelow(dir string) string {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		real = dir
+	}
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		p := unescapeOctal(f[4])
+		if p == real || strings.HasPrefix(p, real+"/") {
+			return p
+		}
+	}
+	return ""
+}
+
+// unescapeOctal undoes mountinfo's \NNN escapes.
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // bundleInUse finds a process whose root directory is out/rootfs.
