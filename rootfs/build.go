@@ -449,6 +449,10 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	// Plan: every discovered path and what lies on the way to it.
 	pl := newPlanner(b.srcRoot, b.srcFd, b.discoveryStats(found))
 	pl.skip = b.skip
+	pl.named = map[string]bool{}
+	for _, f := range o.Files {
+		pl.named[path.Clean(f)] = true
+	}
 	paths := make([]string, 0, len(found.Files))
 	for _, f := range found.Files {
 		paths = append(paths, f.Path)
@@ -458,6 +462,10 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	for _, f := range found.Files {
 		if slices.Contains(generatedPaths, f.Path) {
 			asked[f.Path] = string(f.Reason) + ": " + f.Detail
+			continue
+		}
+		if slices.Contains(secretPaths, f.Path) {
+			logrus.Infof("rootfs: not copying %s: account database backups and old passwords never reach a container", f.Path)
 			continue
 		}
 		if err := pl.add(f.Path, string(f.Reason), f.Detail, f.Via); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -636,9 +637,20 @@ func TestPlanner(t *testing.T) {
 		{"/proc/self/exe", "trace", nil}, // skipped: the runtime mounts /proc
 	} {
 		pl := newPlanner(src, fd, nil)
+		pl.named = map[string]bool{tc.p: true} // as if named by --file
 		err := pl.add(tc.p, tc.reason, "", "")
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
 			t.Errorf("add(%s, %s) = %v, want %v", tc.p, tc.reason, err, tc.err)
+		}
+	}
+	// Found inside a named tree, a link that escapes or loops is copied
+	// as it is: a hostile source root cannot fail a tree's build with one.
+	for _, p := range []string{"/etc/escape", "/etc/loop1"} {
+		pl := newPlanner(src, fd, nil)
+		if err := pl.add(p, "explicit", "", ""); err != nil {
+			t.Errorf("add(%s) inside a tree: %v", p, err)
+		} else if n := pl.nodes[p]; n == nil || n.kind != kindSymlink {
+			t.Errorf("add(%s) inside a tree: not planned as a link: %+v", p, n)
 		}
 	}
 	// Links on the way are planned as links; the target as a file with the reason.
@@ -820,5 +832,39 @@ func TestBuildForceMounted(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(data, "important.db")); err != nil || string(b) != "precious" {
 		t.Errorf("the mounted data: %q %v", b, err)
+	}
+}
+
+// No password hash of the source reaches the container, even when the
+// whole of /etc is asked for: the backups (shadow-, gshadow-) and PAM's
+// old passwords are left out, shadow and gshadow are generated.
+func TestBuildSecrets(t *testing.T) {
+	src := sourceRoot(t)
+	write(t, filepath.Join(src, "etc/shadow-"), "root:$6$oldroothash:1::::::\n", 0o640)
+	write(t, filepath.Join(src, "etc/gshadow-"), "root:$6$oldgrouphash::\n", 0o640)
+	write(t, filepath.Join(src, "etc/security/opasswd"), "app:1000:1:$6$previoushash\n", 0o600)
+	out := filepath.Join(t.TempDir(), "bundle")
+	o := buildOpts(t, src, out)
+	o.Files = append(o.Files, "/etc")
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(filepath.Join(out, "rootfs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte("$6$")) {
+			t.Errorf("%s holds a password hash", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"etc/shadow-", "etc/gshadow-", "etc/security/opasswd"} {
+		if _, err := os.Lstat(filepath.Join(out, "rootfs", p)); err == nil {
+			t.Errorf("/%s was copied", p)
+		}
 	}
 }

@@ -31,6 +31,12 @@ const (
 // generatedPaths are never copied from the source: Build writes them.
 var generatedPaths = []string{etcPasswd, etcGroup, etcShadow, etcGshadow, etcHosts, etcHostname, etcResolv}
 
+// secretPaths are never copied, even inside a --file tree: the backups of
+// the account databases (shadow-, gshadow- hold every password hash of the
+// source) and PAM's store of old passwords. The container gets generated
+// databases instead (writeEtc).
+var secretPaths = []string{"/etc/shadow-", "/etc/gshadow-", "/etc/passwd-", "/etc/group-", "/etc/security/opasswd"}
+
 // readSource reads a small file of the source root, resolving symbolic
 // links the way the container would (RESOLVE_IN_ROOT). A missing file is
 // (nil, nil).

@@ -64,6 +64,10 @@ type node struct {
 //
 // Not safe for concurrent use.
 type planner struct {
+	// named are the paths the user named (--file): a link among them
+	// that escapes the root or loops is an error; one found inside a named
+	// tree is copied as it is, with a warning.
+	named map[string]bool
 	srcRoot string // for messages
 	srcFd   int
 	nodes   map[string]*node
@@ -265,6 +269,13 @@ func (pl *planner) resolve(p, reason, detail, via string) (string, error) {
 			continue
 		case "..":
 			if cur == "/" {
+				if c.link != "" && pIsLink && !essential(reason) && !pl.named[p] {
+					// As a dangling link below: a link found in a tree
+					// is copied as it is (inside the container its ".."
+					// stops at the root, as in the source root).
+					logrus.Warnf("rootfs: symbolic link %s climbs above the source root; copied as it is", c.link)
+					return "", nil
+				}
 				if c.link != "" {
 					return "", pl.pathError("path", p, ErrOutsideRoot, "symbolic link "+c.link+" climbs above the root")
 				}
@@ -311,6 +322,10 @@ func (pl *planner) resolve(p, reason, detail, via string) (string, error) {
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			hops++
 			if hops > maxSymlinkHops {
+				if pIsLink && !essential(reason) && !pl.named[p] {
+					logrus.Warnf("rootfs: %s: too many levels of symbolic links (a loop?) in the source; copied as it is", p)
+					return "", nil
+				}
 				return "", pl.pathError("file", p, ErrBrokenSymlink, "too many levels of symbolic links")
 			}
 			target, err := pl.readlink(next)
