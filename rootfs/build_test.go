@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -866,5 +867,43 @@ func TestBuildSecrets(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(out, "rootfs", p)); err == nil {
 			t.Errorf("/%s was copied", p)
 		}
+	}
+}
+
+// A container can rewrite its own manifest: a FIFO, a huge file or a file
+// of empty objects is refused at once, without waiting or allocating.
+func TestReadManifestHostile(t *testing.T) {
+	for name, make := range map[string]func(p string) error{
+		"fifo": func(p string) error { return unix.Mkfifo(p, 0o644) },
+		"huge": func(p string) error {
+			f, err := os.Create(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return f.Truncate(maxManifestSize + 1) // sparse
+		},
+		"empty objects": func(p string) error {
+			return os.WriteFile(p, append([]byte(`{"version":1,"files":[`), bytes.Repeat([]byte("{},"), maxManifestEntries)...), 0o644)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(root, ".vmctr"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := make(filepath.Join(root, ManifestPath)); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if _, err := ReadManifest(root); !errors.Is(err, ErrNoManifest) {
+				t.Errorf("ReadManifest: %v, want ErrNoManifest", err)
+			}
+			runtime.ReadMemStats(&after)
+			if grown := int64(after.TotalAlloc - before.TotalAlloc); grown > 3*maxManifestSize {
+				t.Errorf("ReadManifest allocated %d MB", grown>>20)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -218,15 +219,44 @@ func ReadManifest(rootfs string) (*Manifest, error) {
 		return nil, fmt.Errorf("opening manifest in %s: %w", rootfs, err)
 	}
 	defer f.Close()
+	// A container may have made it a FIFO (reading would wait forever)
+	// or a huge file: only a regular file of a sane size is read.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("opening manifest in %s: %w", rootfs, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s: %w: not a regular file", filepath.Join(rootfs, ManifestPath), ErrNoManifest)
+	}
+	if st.Size > maxManifestSize {
+		return nil, fmt.Errorf("%s: %w: larger than %d MiB", filepath.Join(rootfs, ManifestPath), ErrNoManifest, maxManifestSize>>20)
+	}
 	// OpenInRoot returns an O_PATH handle; reopen it for reading.
-	rf, err := pathrs.Reopen(f, 0)
+	rf, err := pathrs.Reopen(f, unix.O_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("opening manifest in %s: %w", rootfs, err)
 	}
 	defer rf.Close()
-	m, err := DecodeManifest(io.LimitReader(rf, 256<<20))
+	data, err := io.ReadAll(io.LimitReader(rf, maxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(rootfs, ManifestPath), err)
+	}
+	// Decoding allocates an entry per object: bound their number before
+	// (a file of "{}," would otherwise cost 100 times its size).
+	if len(data) > maxManifestSize || bytes.Count(data, []byte("{")) > maxManifestEntries {
+		return nil, fmt.Errorf("%s: %w: more than %d MiB or %d entries", filepath.Join(rootfs, ManifestPath), ErrNoManifest,
+			maxManifestSize>>20, maxManifestEntries)
+	}
+	m, err := DecodeManifest(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(rootfs, ManifestPath), err)
 	}
 	return m, nil
 }
+
+// Bounds of a manifest vmctr reads (a container can rewrite its own): far
+// above any real build (nginx with its packages: 1,100 entries, 400 KB).
+const (
+	maxManifestSize    = 64 << 20
+	maxManifestEntries = 250000
+)

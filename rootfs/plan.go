@@ -67,7 +67,7 @@ type planner struct {
 	// named are the paths the user named (--file): a link among them
 	// that escapes the root or loops is an error; one found inside a named
 	// tree is copied as it is, with a warning.
-	named map[string]bool
+	named   map[string]bool
 	srcRoot string // for messages
 	srcFd   int
 	nodes   map[string]*node
