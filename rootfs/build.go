@@ -263,9 +263,12 @@ func (b *builder) prepare() error {
 		}
 	}
 	for _, e := range o.Env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
-			return fail(fmt.Errorf("%w: environment entry %q is not KEY=VALUE", ErrInvalidOptions, e))
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.ContainsAny(k, "\n\x00") || strings.Contains(e, "\x00") {
+			return fail(fmt.Errorf("%w: environment entry %q is not KEY=VALUE (a key without newlines, no NUL)", ErrInvalidOptions, e))
 		}
+	}
+	if len(o.Workdir) > unix.PathMax {
+		return fail(fmt.Errorf("%w: working directory longer than %d bytes", ErrInvalidOptions, unix.PathMax))
 	}
 	b.workdir = o.Workdir
 	if b.workdir == "" {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
+
+	"golang.org/x/sys/unix"
 )
 
 // hostMachine is the ELF machine of this build of vmctr.
@@ -26,7 +29,17 @@ func loadInit(p string) ([]byte, error) {
 	if p == "" {
 		return nil, fmt.Errorf("%w: no init program given", ErrBadInit)
 	}
-	b, err := os.ReadFile(p)
+	// A regular file of a sane size only: not a FIFO (reading waits),
+	// not /dev/zero (reading never ends).
+	f0, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadInit, err)
+	}
+	defer f0.Close()
+	if fi, err := f0.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > 64<<20 {
+		return nil, fmt.Errorf("%w: %s is not a regular file of at most 64 MiB", ErrBadInit, p)
+	}
+	b, err := io.ReadAll(io.LimitReader(f0, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInit, err)
 	}
