@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -67,15 +69,55 @@ bundle directory. Write ./NAME for a directory that has a container's name.`,
 			if format == "json" {
 				return printJSON(w, chain, true)
 			}
-			printWhy(w, chain)
+			printWhy(safeText{w}, chain)
 			return nil
 		}
 		if format == "json" {
 			return printJSON(w, m, true)
 		}
-		printManifest(w, m)
+		printManifest(safeText{w}, m)
 		return nil
 	},
+}
+
+// safeText writes text for a terminal: control characters other than
+// newline and tab (an escape sequence in a file name, or in a manifest a
+// container rewrote) are written as \xNN or \uNNNN instead. JSON output
+// is escaped by its encoder.
+type safeText struct{ w io.Writer }
+
+func (s safeText) Write(p []byte) (int, error) {
+	clean := true
+	for _, r := range string(p) {
+		if r != '\n' && r != '\t' && (unicode.IsControl(r) || r == utf8.RuneError) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s.w.Write(p)
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRune(p[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", p[i])
+		case r != '\n' && r != '\t' && unicode.IsControl(r):
+			if r < 0x80 {
+				fmt.Fprintf(&b, "\\x%02x", r)
+			} else {
+				fmt.Fprintf(&b, "\\u%04x", r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	if _, err := io.WriteString(s.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // inspectRootfs finds the root file system of a bundle directory or of a
