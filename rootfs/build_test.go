@@ -543,15 +543,16 @@ func TestStaleBuilds(t *testing.T) {
 		write(t, filepath.Join(p, "rootfs/usr/bin/app"), "x", 0o755)
 		return p
 	}
-	stale := mk(".a.vmctr-build-4194304-123")
-	legacy := mk(".b.vmctr-old-456")
-	newYoung := mk(".c.vmctr-new-789")
-	newOld := mk(".d.vmctr-new-012")
+	stale := mk(".a.vmctr-build-4194304-1234567")
+	newYoung := mk(".c.vmctr-new-7890123")
+	newOld := mk(".d.vmctr-new-0123456")
+	// Directories someone named like build directories: never removed.
+	lookalikes := []string{mk(".backup.vmctr-old-2024"), mk(".my.vmctr-build-notes"), mk(".x.vmctr-build-12-ab")}
 	past := time.Now().Add(-2 * time.Hour)
 	if err := os.Chtimes(newOld, past, past); err != nil {
 		t.Fatal(err)
 	}
-	live := mk(".e.vmctr-build-1-345")
+	live := mk(".e.vmctr-build-1-3456789")
 	fd, err := unix.Open(live, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -560,12 +561,12 @@ func TestStaleBuilds(t *testing.T) {
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
-	notDir := filepath.Join(parent, ".f.vmctr-build-2-678")
+	notDir := filepath.Join(parent, ".f.vmctr-build-2-6789012")
 	write(t, notDir, "a file", 0o644)
 	other := mk("bundle-of-someone-else")
 	var foreign string
 	if os.Geteuid() == 0 {
-		foreign = mk(".g.vmctr-build-3-901") // another user's: never ours to remove
+		foreign = mk(".g.vmctr-build-3-9012345") // another user's: never ours to remove
 		if err := os.Chown(foreign, 4242, 4242); err != nil {
 			t.Fatal(err)
 		}
@@ -575,7 +576,12 @@ func TestStaleBuilds(t *testing.T) {
 	if _, err := Build(context.Background(), buildOpts(t, src, out)); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{stale, legacy, newOld} {
+	for _, p := range lookalikes {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s (someone's directory) was removed", filepath.Base(p))
+		}
+	}
+	for _, p := range []string{stale, newOld} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s (left by a dead build) is still there", filepath.Base(p))
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +32,12 @@ import (
 const (
 	buildDirNew   = ".vmctr-new-"
 	buildDirBuild = ".vmctr-build-"
-	buildDirOld   = ".vmctr-old-" // replaced bundles of earlier vmctr versions
 )
+
+// buildDirName matches exactly the names makeBuildDir gives (os.MkdirTemp's
+// random part is decimal): a directory someone named ".notes.vmctr-build-x"
+// is not a build directory, whatever its lock.
+var buildDirName = regexp.MustCompile(`^\..+\.vmctr-(new-[0-9]{4,}|build-[0-9]+-[0-9]{4,})$`)
 
 // staleNewAge is how old an unlocked -new- directory must be to be taken for
 // stale: its builder locks and renames it right after creating it.
@@ -94,10 +99,10 @@ func removeStaleBuilds(dir string) {
 		return
 	}
 	for _, name := range names {
-		isNew := strings.Contains(name, buildDirNew)
-		if !strings.HasPrefix(name, ".") || !isNew && !strings.Contains(name, buildDirBuild) && !strings.Contains(name, buildDirOld) {
+		if !buildDirName.MatchString(name) {
 			continue
 		}
+		isNew := strings.Contains(name, buildDirNew)
 		p := filepath.Join(dir, name)
 		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
