@@ -139,7 +139,16 @@ func Build(ctx context.Context, o BuildOpts) (_ *Result, retErr error) {
 			return nil, fmt.Errorf("setting the mode of %s: %w", tmp, err)
 		}
 	}
-	b.skip = outputSkipper(b.srcRoot, out)
+	// The output as named and as it really is (a symlink on the way to it
+	// would otherwise let a tree being copied contain the output).
+	skipNamed := outputSkipper(b.srcRoot, out)
+	skipReal := skipNamed
+	if rs, err := filepath.EvalSymlinks(b.srcRoot); err == nil {
+		if rd, err := filepath.EvalSymlinks(filepath.Dir(out)); err == nil {
+			skipReal = outputSkipper(rs, filepath.Join(rd, filepath.Base(out)))
+		}
+	}
+	b.skip = func(p string) bool { return skipNamed(p) || skipReal(p) }
 	if err := b.build(ctx, tmp); errors.Is(err, errUnchanged) {
 		if err := os.RemoveAll(tmp); err != nil {
 			logrus.Warnf("rootfs: removing %s: %v", tmp, err)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"os"
 
 	"github.com/vmctr/vmctr/rootfs/elfdeps"
 )
@@ -27,6 +28,9 @@ func (b *builder) buildKey(nodes []*node, found *elfdeps.Result) string {
 	num := func(v int64) { buf = binary.LittleEndian.AppendUint64(buf, uint64(v)) }
 	field := func(s string) { num(int64(len(s))); buf = append(buf, s...) }
 	field(buildKeyVersion)
+	// Who builds decides the copies' owners (only root keeps the
+	// source's).
+	num(int64(os.Geteuid()))
 
 	list := func(l []string) {
 		num(int64(len(l)))
