@@ -153,6 +153,16 @@ type elfObj struct {
 
 var elfMagic = []byte("\x7fELF")
 
+const (
+	// pathMax is Linux's PATH_MAX, terminating NUL included: a longer
+	// DT_NEEDED, DT_SONAME, DT_RPATH or DT_RUNPATH string (or ld.so.cache
+	// string) is a corrupt file, not a name ld.so could use.
+	pathMax = 4096
+	// maxNeeded bounds the DT_NEEDED entries of one object (real ones have
+	// a few dozen at most).
+	maxNeeded = 1024
+)
+
 // parseELF reads the ELF file f, the way ld.so reads it: from the program
 // headers (PT_INTERP, PT_DYNAMIC and the string table found through the
 // PT_LOAD segments), so stripped section headers do not matter. Sections are
@@ -208,7 +218,9 @@ func (o *elfObj) readDynamic(ef *elf.File, dyn *elf.Prog, f io.ReaderAt) error {
 	}
 	var (
 		needed                 []uint64
-		soname, rpath, runpath = -1, -1, -1
+		soname, rpath, runpath uint64
+		haveSoname, haveRPath  bool
+		haveRunPath            bool
 		strtab, strsz          uint64
 		haveStrtab             bool
 	)
@@ -223,13 +235,16 @@ func (o *elfObj) readDynamic(ef *elf.File, dyn *elf.Prog, f io.ReaderAt) error {
 		case elf.DT_NULL:
 			i = len(data)
 		case elf.DT_NEEDED:
+			if len(needed) == maxNeeded {
+				return fmt.Errorf("more than %d DT_NEEDED entries", maxNeeded)
+			}
 			needed = append(needed, val)
 		case elf.DT_SONAME:
-			soname = int(val)
+			soname, haveSoname = val, true
 		case elf.DT_RPATH:
-			rpath = int(val)
+			rpath, haveRPath = val, true
 		case elf.DT_RUNPATH:
-			runpath = int(val)
+			runpath, haveRunPath = val, true
 		case elf.DT_STRTAB:
 			strtab, haveStrtab = val, true
 		case elf.DT_STRSZ:
@@ -239,7 +254,7 @@ func (o *elfObj) readDynamic(ef *elf.File, dyn *elf.Prog, f io.ReaderAt) error {
 		}
 	}
 	if !haveStrtab {
-		if len(needed) > 0 || soname >= 0 || rpath >= 0 || runpath >= 0 {
+		if len(needed) > 0 || haveSoname || haveRPath || haveRunPath {
 			return fmt.Errorf("dynamic section without DT_STRTAB")
 		}
 		return nil
@@ -251,42 +266,56 @@ func (o *elfObj) readDynamic(ef *elf.File, dyn *elf.Prog, f io.ReaderAt) error {
 	if strsz == 0 || strsz > 64<<20 {
 		return fmt.Errorf("DT_STRSZ %d", strsz)
 	}
-	strs := make([]byte, strsz)
-	if n, err := f.ReadAt(strs, int64(off)); err != nil && !(err == io.EOF && uint64(n) == strsz) {
+	// The table must be in the file, but only the strings used are read,
+	// each within a window of pathMax bytes: a file cannot make discovery
+	// read, or copy, long strings (many DT_NEEDED at one huge string).
+	var last [1]byte
+	if n, err := f.ReadAt(last[:], int64(off+strsz-1)); err != nil && !(err == io.EOF && n == 1) {
+		if err == io.EOF {
+			return fmt.Errorf("the dynamic string table (%d bytes at offset %d) ends beyond the end of the file", strsz, off)
+		}
 		return fmt.Errorf("reading the dynamic string table: %w", err)
 	}
-	str := func(i uint64) (string, error) {
-		if i >= uint64(len(strs)) {
-			return "", fmt.Errorf("dynamic string offset %d beyond DT_STRSZ %d", i, len(strs))
+	buf := make([]byte, pathMax)
+	str := func(tag string, i uint64) (string, error) {
+		if i >= strsz {
+			return "", fmt.Errorf("%s: dynamic string offset %d beyond DT_STRSZ %d", tag, i, strsz)
 		}
-		s := strs[i:]
-		if j := bytes.IndexByte(s, 0); j >= 0 {
-			s = s[:j]
+		w := buf[:min(strsz-i, pathMax)]
+		if n, err := f.ReadAt(w, int64(off+i)); err != nil && !(err == io.EOF && n == len(w)) {
+			return "", fmt.Errorf("reading the dynamic string table: %w", err)
 		}
-		return string(s), nil
+		j := bytes.IndexByte(w, 0)
+		switch {
+		case j >= 0:
+			w = w[:j]
+		case len(w) == pathMax:
+			return "", fmt.Errorf("%s: a string of %d bytes or more (PATH_MAX)", tag, pathMax)
+		}
+		return string(w), nil
 	}
 	for _, n := range needed {
-		s, err := str(n)
+		s, err := str("DT_NEEDED", n)
 		if err != nil {
 			return err
 		}
 		o.Needed = append(o.Needed, s)
 	}
 	var err error
-	if soname >= 0 {
-		if o.Soname, err = str(uint64(soname)); err != nil {
+	if haveSoname {
+		if o.Soname, err = str("DT_SONAME", soname); err != nil {
 			return err
 		}
 	}
-	if rpath >= 0 {
-		s, err := str(uint64(rpath))
+	if haveRPath {
+		s, err := str("DT_RPATH", rpath)
 		if err != nil {
 			return err
 		}
 		o.RPath = splitPathList(s)
 	}
-	if runpath >= 0 {
-		s, err := str(uint64(runpath))
+	if haveRunPath {
+		s, err := str("DT_RUNPATH", runpath)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -234,7 +235,10 @@ func (d *discoverer) ldCache() *ldCache {
 	d.ldOnce.Do(func() {
 		d.ld = &ldCache{}
 		b, _, err := d.fs.readResolved(ldCachePath)
-		if err == nil {
+		if err == nil && len(b) >= maxLDCacheSize {
+			// readFile stops at 64 MiB: the cache may be cut short.
+			logrus.Warnf("elfdeps: %s in %s: %d MiB or more; using ld.so.conf instead", ldCachePath, d.fs.host, maxLDCacheSize>>20)
+		} else if err == nil {
 			byKey, perr := parseLDCache(b)
 			if perr == nil {
 				d.ld.source, d.ld.byKey = ldCachePath, byKey
@@ -253,6 +257,13 @@ func (d *discoverer) ldCache() *ldCache {
 const (
 	ldCacheMagicOld = "ld.so-1.7.0"
 	ldCacheMagicNew = "glibc-ld.so.cache1.1"
+
+	// Bounds on a source root's ld.so.cache (a real one is well under a
+	// megabyte, with a few thousand entries and a handful of paths per
+	// name); a cache beyond them is refused as corrupt.
+	maxLDCacheSize    = 64 << 20
+	maxLDCacheEntries = 1 << 16
+	maxLDCachePaths   = 256
 )
 
 // parseLDCache reads glibc's ld.so.cache: the "glibc-ld.so.cache1.1"
@@ -276,28 +287,45 @@ func parseLDCache(b []byte) (map[string][]string, error) {
 		bo = binary.BigEndian
 	case 0: // unset: written by the host, assume little-endian
 	}
-	nlibs := int(bo.Uint32(b[off+20:]))
-	if nlibs < 0 || off+48+nlibs*24 > len(b) {
+	nlibs := bo.Uint32(b[off+20:])
+	if nlibs > maxLDCacheEntries {
+		return nil, fmt.Errorf("header claims %d entries, more than %d", nlibs, maxLDCacheEntries)
+	}
+	if off+48+int(nlibs)*24 > len(b) {
 		return nil, fmt.Errorf("header claims %d entries in %d bytes", nlibs, len(b))
 	}
-	str := func(o uint32) (string, bool) {
+	// Keys and paths are substrings of one copy of the file: entries that
+	// share (or overlap in) the string table cost no more memory. Each is
+	// looked for within pathMax bytes, so the scan is linear in the entries.
+	all := string(b)
+	str := func(o uint32) (string, bool, error) {
 		i := off + int(o)
-		if o == 0 || i >= len(b) {
-			return "", false
+		if o == 0 || i >= len(all) {
+			return "", false, nil
 		}
-		j := i
-		for j < len(b) && b[j] != 0 {
-			j++
+		w := all[i:min(len(all), i+pathMax)]
+		j := strings.IndexByte(w, 0)
+		if j < 0 {
+			return "", false, fmt.Errorf("string at offset %d: no NUL within %d bytes (PATH_MAX)", o, pathMax)
 		}
-		return string(b[i:j]), true
+		return w[:j], true, nil
 	}
-	m := make(map[string][]string, nlibs)
-	for i := 0; i < nlibs; i++ {
+	m := make(map[string][]string, min(nlibs, 4096))
+	for i := 0; i < int(nlibs); i++ {
 		e := b[off+48+i*24:]
-		key, ok1 := str(bo.Uint32(e[4:]))
-		val, ok2 := str(bo.Uint32(e[8:]))
-		if !ok1 || !ok2 || !strings.HasPrefix(val, "/") {
+		key, ok1, err := str(bo.Uint32(e[4:]))
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		val, ok2, err := str(bo.Uint32(e[8:]))
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if !ok1 || !ok2 || !strings.HasPrefix(val, "/") || slices.Contains(m[key], val) {
 			continue
+		}
+		if len(m[key]) == maxLDCachePaths {
+			return nil, fmt.Errorf("more than %d paths for %q", maxLDCachePaths, key)
 		}
 		m[key] = append(m[key], val)
 	}
