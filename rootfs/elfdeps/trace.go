@@ -31,9 +31,13 @@ import (
 //     (see traceview.go): every writable mount is seen through an overlay
 //     whose upper layer is on a tmpfs of that namespace, the rest read-only,
 //     so the apps' writes never reach the source root or this host, and
-//     nothing is left on disk however the build ends. A source root other
-//     than "/" gets this host's /dev (there is no /proc or /sys). What
-//     chroot(8) itself does before chroot(2) is ignored;
+//     nothing is left on disk however the build ends. The view's /dev is
+//     minimal (no block device); a source root other than "/" has no /proc
+//     or /sys. What chroot(8) itself does before chroot(2) is ignored;
+//   - runs as root with only the capabilities of a built container
+//     (traceCaps: no CAP_SYS_ADMIN, CAP_MKNOD, CAP_SYS_PTRACE, ...) in its
+//     bounding set and no_new_privs, so an app that breaks out of its
+//     chroot can neither remount nor open a device of this host;
 //   - gets fresh PID, network, IPC and UTS namespaces: the apps see only a
 //     loopback device that is down, so they neither reach nor serve the
 //     network, and strace is PID 1 of the namespace, so when it ends (the
@@ -188,12 +192,55 @@ func (d *discoverer) traceInView(ctx context.Context, strace, chroot string, a r
 	if err != nil {
 		return nil, fmt.Errorf("tracing app %s: making a private view of %s: %w", a.given, d.fs.host, err)
 	}
+	if err := restrictTraceThread(); err != nil {
+		return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
+	}
 	logrus.Debugf("elfdeps: a private view of %s for %s in %s", d.fs.host, a.given, time.Since(start).Round(time.Microsecond))
 	if len(v.readOnly) > 0 {
 		logrus.Warnf("elfdeps: tracing app %s: it sees %s read-only (they could not be overlaid); writes there fail",
 			a.given, strings.Join(v.readOnly, ", "))
 	}
 	return d.runTrace(ctx, strace, chroot, v.root, v.scratch, a, timeout)
+}
+
+// traceCaps are the only capabilities the traced apps (and strace) can
+// have: those of a built container. It mirrors rootfs.DefaultCapabilities
+// (rootfs/bundle.go), which elfdeps cannot import; keep them the same.
+// CAP_SYS_CHROOT is also what chroot(8) needs.
+var traceCaps = []int{
+	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_KILL,
+	unix.CAP_NET_BIND_SERVICE, unix.CAP_SETFCAP, unix.CAP_SETGID, unix.CAP_SETPCAP, unix.CAP_SETUID,
+	unix.CAP_SYS_CHROOT,
+}
+
+// restrictTraceThread drops every capability but traceCaps from the
+// calling thread's bounding set and sets no_new_privs on it. strace is
+// forked from that thread, so it and the apps inherit both: root's
+// capabilities after execve are the bounding set, so the apps cannot
+// mount, remount, load modules, trace or read other processes, make device
+// nodes, ... and nothing they execute gains any back.
+// Preconditions: the calling goroutine is locked to its thread, for good
+// (the Go runtime never starts threads from such a one), and the thread is
+// done with what needs the dropped capabilities (the view is made).
+func restrictTraceThread() error {
+	last := unix.CAP_LAST_CAP
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
+		if slices.Contains(traceCaps, c) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("dropping capability %d from the traced apps' bounding set: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs for the traced apps: %w", err)
+	}
+	return nil
 }
 
 // runTrace runs strace, which runs chroot(8), which runs the app in view
@@ -211,11 +258,18 @@ func (d *discoverer) runTrace(ctx context.Context, strace, chroot, view, dir str
 	var out bytes.Buffer
 	lw := &limitWriter{w: &out, n: 64 << 10}
 	cmd.Stdout, cmd.Stderr = lw, lw
+	// This namespace's own /dev is nodev: stdin is the view's /dev/null.
+	null, err := os.Open(filepath.Join(view, "dev", "null"))
+	if err != nil {
+		return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
+	}
+	defer null.Close()
+	cmd.Stdin = null
 	cmd.WaitDelay = 2 * time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL,
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS}
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	timedOut := tctx.Err() != nil && ctx.Err() == nil
 	logrus.Debugf("elfdeps: traced %s for %s (timed out: %v): %v; output: %s", a.given, time.Since(start).Round(time.Millisecond), timedOut, err, out.String())
 	if ctx.Err() != nil {

@@ -3,6 +3,7 @@ package elfdeps
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -246,5 +247,141 @@ func TestTraceFakeRoot(t *testing.T) {
 	// Its writes went to the overlay, not to the source root.
 	if _, err := os.Lstat(r.host("/var/log/app/log")); err == nil {
 		t.Error("the traced app wrote into the source root")
+	}
+}
+
+// escapeC is a hostile traced app. Before it leaves its view (the trace of
+// what follows a second chroot is ignored) it reports, by looking up one of
+// the files named in DIR (argv[1]): whether CAP_SYS_ADMIN is in its
+// effective or bounding set, and how opening the block device argv[2]
+// failed. Then it breaks out of its chroot (to the trace namespace's root,
+// this host as the tracer sees it), makes that writable again and creates
+// argv[3] there.
+const escapeC = `#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void report(const char *dir, const char *name) {
+	char p[4096];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	stat(p, &st);
+}
+
+/* CAP_SYS_ADMIN in a set, from /proc/self/status, or (a source root has
+   no /proc) from capget(2) and PR_CAPBSET_READ. */
+static int sysadmin(const char *field) {
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f) {
+		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct d[2];
+		if (strcmp(field, "CapBnd:") == 0) return prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0;
+		if (syscall(SYS_capget, &h, d) != 0) return -1;
+		return (d[0].effective >> CAP_SYS_ADMIN) & 1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, field, strlen(field)) == 0) {
+			unsigned long long v = strtoull(line + strlen(field), NULL, 16);
+			fclose(f);
+			return (v >> 21) & 1; /* CAP_SYS_ADMIN */
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+int main(int argc, char **argv) {
+	if (argc < 4) return 2;
+	int eff = sysadmin("CapEff:"), bnd = sysadmin("CapBnd:");
+	report(argv[1], eff == 0 ? "capeff-ok" : "capeff-bad");
+	report(argv[1], bnd == 0 ? "capbnd-ok" : "capbnd-bad");
+	int fd = open(argv[2], O_RDWR);
+	report(argv[1], fd < 0 && errno == ENOENT ? "blk-enoent" : "blk-bad");
+	mkdir("vmctr-escape", 0755);
+	if (chroot("vmctr-escape") != 0) return 3;
+	for (int i = 0; i < 64; i++) chdir("..");
+	chroot(".");
+	mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL);
+	fd = open(argv[3], O_WRONLY | O_CREAT, 0644);
+	if (fd >= 0) write(fd, "escaped\n", 8);
+	return 0;
+}
+`
+
+// A traced app has no CAP_SYS_ADMIN, no block device, and cannot write on
+// this host by breaking out of its chroot, whether the source root is this
+// host or another directory.
+func TestTraceEscape(t *testing.T) {
+	needRoot(t)
+	needProgram(t, "/usr/bin/strace")
+	gcc := needGCC(t)
+	blocks, _ := filepath.Glob("/sys/block/*")
+	if len(blocks) == 0 {
+		t.Skip("this host has no block device")
+	}
+	blk := "/dev/" + filepath.Base(blocks[0])
+	src := filepath.Join(t.TempDir(), "escape.c")
+	if err := os.WriteFile(src, []byte(escapeC), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(t.TempDir(), "escape")
+	if out, err := exec.Command(gcc, "-static", "-O1", "-o", prog, src).CombinedOutput(); err != nil {
+		t.Skipf("cannot build a static C program: %v: %s", err, out)
+	}
+	bin, err := os.ReadFile(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	markers := []string{"capeff-ok", "capeff-bad", "capbnd-ok", "capbnd-bad", "blk-enoent", "blk-bad"}
+	for _, hostRoot := range []bool{true, false} {
+		t.Run(map[bool]string{true: "host", false: "source-root"}[hostRoot], func(t *testing.T) {
+			// Outside the ignored directories (/tmp, ...), on this host.
+			dir, err := os.MkdirTemp("/var/lib", ".vmctr-trace-escape-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			escaped := filepath.Join(dir, "escaped")
+			root, rdir := "/", dir // rdir: DIR as the app sees it
+			if hostRoot {
+				for _, m := range markers {
+					if err := os.WriteFile(filepath.Join(dir, m), nil, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.WriteFile(filepath.Join(dir, "escape"), bin, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				r := newFakeRoot(t)
+				root, rdir = r.dir, "/m"
+				for _, m := range markers {
+					r.file("/m/"+m, "", 0o644)
+				}
+				r.file(dir+"/escape", string(bin), 0o755)
+			}
+			app := dir + "/escape"
+			o := Options{Root: root, Apps: []string{app}, Trace: true, TraceTimeout: 10 * time.Second,
+				TraceArgs: map[string][]string{app: {rdir, blk, escaped}}}
+			files, _ := discover(t, o)
+			for _, m := range markers {
+				_, seen := files[rdir+"/"+m]
+				if want := strings.HasSuffix(m, "-ok") || m == "blk-enoent"; seen != want {
+					t.Errorf("%s looked up: %v, want %v", m, seen, want)
+				}
+			}
+			if _, err := os.Lstat(escaped); err == nil {
+				t.Errorf("the traced app broke out of its chroot and created %s on this host", escaped)
+			}
+		})
 	}
 }

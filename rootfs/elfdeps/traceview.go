@@ -15,9 +15,10 @@ import (
 )
 
 // A trace view is the file system a traced app sees: a private, throw-away
-// copy of the source root (with its mounts, and this host's /dev for a
-// source root other than "/"), built in a private mount namespace on a
-// tmpfs that exists only in that namespace. Nothing of it is on disk: when
+// copy of the source root (with its mounts, but a minimal /dev of its own:
+// null, zero, full, random, urandom, tty, a new devpts instance, a private
+// shm), built in a private mount namespace on a tmpfs that exists only in
+// that namespace. Nothing of it is on disk: when
 // the namespace ends (the tracing thread and every traced process are
 // gone, however the build ends, SIGKILL included), the kernel takes all of
 // it down.
@@ -37,9 +38,10 @@ import (
 // No writable mount of this host is in the view, so the apps cannot change
 // it; what could not be overlaid they see read-only, which may make them
 // fail (a warning names those mounts). The rest of the namespace, the host
-// as the tracer sees it, is made read-only too (mount attributes of the
-// namespace's own copies), so an app that breaks out of its chroot finds
-// nothing to write to either.
+// as the tracer sees it, is made read-only and nodev too (mount attributes
+// of the namespace's own copies), so an app that breaks out of its chroot
+// finds nothing to write to and no device to open either; and the apps
+// cannot undo that (no CAP_SYS_ADMIN: see restrictTraceThread).
 
 // pseudoFS are kernel file systems: bound read-only, never overlaid.
 var pseudoFS = map[string]bool{
@@ -92,19 +94,22 @@ func makeTraceView(hostRoot string) (*traceView, error) {
 	if err != nil {
 		return nil, err
 	}
-	if hostRoot != "/" {
-		// This host's /dev (there is no /proc or /sys in a source root).
-		dev, err := viewMounts(info, "/dev", "/dev")
-		if err != nil {
-			logrus.Debugf("elfdeps: no /dev for the traced apps: %v", err)
+	// The view's /dev is a minimal one of its own (makeViewDev): this
+	// host's /dev, and what is mounted under it, is left out.
+	mounts = slices.DeleteFunc(mounts, func(m viewMount) bool {
+		if m.rel == "/dev" || strings.HasPrefix(m.rel, "/dev/") {
+			unix.Close(m.fd)
+			return true
 		}
-		mounts = append(mounts, dev...)
-	}
+		return false
+	})
 
-	// Everything of this host, as this namespace sees it, read-only (mount
-	// attributes of this namespace's copies: the host's stay as they are):
-	// an app that leaves its chroot finds nothing it can write to.
-	if err := unix.MountSetattr(unix.AT_FDCWD, "/", unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+	// Everything of this host, as this namespace sees it, read-only and
+	// nodev (mount attributes of this namespace's copies: the host's stay
+	// as they are): an app that leaves its chroot finds nothing it can
+	// write to, and no device it can open (this host's /dev among them).
+	if err := unix.MountSetattr(unix.AT_FDCWD, "/", unix.AT_RECURSIVE,
+		&unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV}); err != nil {
 		return nil, fmt.Errorf("making the private mount namespace read-only: %w", err)
 	}
 	// The tmpfs, over a directory of this namespace only; the host
@@ -163,7 +168,66 @@ func makeTraceView(hostRoot string) (*traceView, error) {
 			logrus.Debugf("elfdeps: leaving %s out of the traced apps' view: %v", m.host, err)
 		}
 	}
+	if err := v.makeViewDev(scratch, viewFd); err != nil {
+		return nil, fmt.Errorf("making /dev in the view: %w", err)
+	}
 	return v, nil
+}
+
+// viewDevNodes are the device nodes of the view's /dev, made with the
+// numbers of this host's.
+var viewDevNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// makeViewDev mounts the view's /dev: a tmpfs of its own with only the
+// viewDevNodes, a new devpts instance (and ptmx), a private tmpfs at shm
+// and the usual links. No block device, no other character device.
+// It is made at scratch/dev and moved into the view when complete.
+func (v *traceView) makeViewDev(scratch string, viewFd int) error {
+	dev := filepath.Join(scratch, "dev")
+	if err := os.Mkdir(dev, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("vmctr-trace-dev", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"); err != nil {
+		return fmt.Errorf("mounting a tmpfs: %w", err)
+	}
+	for _, n := range viewDevNodes {
+		var st unix.Stat_t
+		if err := unix.Stat("/dev/"+n, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			logrus.Debugf("elfdeps: no /dev/%s for the traced apps: this host has no such character device", n)
+			continue
+		}
+		p := filepath.Join(dev, n)
+		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(st.Rdev)); err != nil {
+			return fmt.Errorf("making %s: %w", n, err)
+		}
+		if err := unix.Chmod(p, 0o666); err != nil { // whatever the umask
+			return err
+		}
+	}
+	for _, d := range []string{"pts", "shm"} {
+		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC,
+		"newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return fmt.Errorf("mounting a devpts instance: %w", err)
+	}
+	if err := unix.Mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777"); err != nil {
+		return fmt.Errorf("mounting a tmpfs at shm: %w", err)
+	}
+	for name, to := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"} {
+		if err := os.Symlink(to, filepath.Join(dev, name)); err != nil {
+			return err
+		}
+	}
+	target, err := v.target(viewFd, viewMount{rel: "/dev", dir: true})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(target)
+	return unix.Mount(dev, "/proc/self/fd/"+strconv.Itoa(target), "", unix.MS_MOVE, "")
 }
 
 // target opens where m goes in the view, without following symlinks out

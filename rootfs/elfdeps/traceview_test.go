@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,13 +108,14 @@ func TestTraceViewHost(t *testing.T) {
 				if !strings.Contains(f[sep+3], "upperdir="+scratch+"/upper/") {
 					t.Errorf("%s: an overlay with its upper layer elsewhere: %s", rel, f[sep+3])
 				}
+			case rel == "/dev" || strings.HasPrefix(rel, "/dev/"): // its own, checkViewDev
 			case !strings.HasPrefix(f[5], "ro"):
 				t.Errorf("%s: writable %s mount in the view", rel, f[sep+1])
 			}
 		}
 		for _, m := range hostMounts {
-			if m.fstype == "autofs" {
-				continue
+			if m.fstype == "autofs" || m.point == "/dev" || strings.HasPrefix(m.point, "/dev/") {
+				continue // the view's /dev is its own
 			}
 			rel := m.point
 			if rel == "/" {
@@ -135,15 +137,16 @@ func TestTraceViewHost(t *testing.T) {
 		if err := os.WriteFile(v.root+"/dev/null", []byte("x"), 0); err != nil {
 			t.Errorf("writing /dev/null in the view: %v", err)
 		}
-		if err := os.WriteFile(v.root+"/dev/vmctr-trace-view-test", nil, 0o644); !errors.Is(err, unix.EROFS) {
-			os.Remove("/dev/vmctr-trace-view-test")
-			t.Errorf("creating a file in the view's /dev: %v, want EROFS", err)
-		}
+		checkViewDev(t, v.root)
 		for _, p := range []string{v.root + "/proc/sys", "/", "/dev", "/proc"} {
 			var st unix.Statfs_t
-			if err := unix.Statfs(p, &st); err != nil || st.Flags&unix.ST_RDONLY == 0 {
-				t.Errorf("%s is not read-only in the trace's namespace: %v", p, err)
+			if err := unix.Statfs(p, &st); err != nil || st.Flags&unix.ST_RDONLY == 0 || st.Flags&unix.ST_NODEV == 0 {
+				t.Errorf("%s is not read-only and nodev in the trace's namespace: %v", p, err)
 			}
+		}
+		if f, err := os.OpenFile("/dev/null", os.O_WRONLY, 0); err == nil {
+			f.Close()
+			t.Error("this host's /dev/null opens in the trace's namespace (out of the view)")
 		}
 		return nil
 	})
@@ -195,9 +198,7 @@ func TestTraceViewSourceRoot(t *testing.T) {
 				t.Errorf("a write in the view reached the source root's %s: %q", p, b)
 			}
 		}
-		if _, err := os.Stat(v.root + "/dev/null"); err != nil {
-			t.Errorf("no /dev/null in the view: %v", err)
-		}
+		checkViewDev(t, v.root)
 		if _, err := os.Lstat(host("/dev")); err == nil {
 			t.Error("making /dev in the view made it in the source root")
 		}
@@ -206,4 +207,50 @@ func TestTraceViewSourceRoot(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// checkViewDev checks the view's minimal /dev: its nodes work, it has no
+// block device and no character device but the listed ones, and what is
+// made in it stays in the view.
+func checkViewDev(t *testing.T, root string) {
+	t.Helper()
+	dev := root + "/dev"
+	for _, n := range []string{"null", "zero", "full", "urandom"} {
+		f, err := os.OpenFile(dev+"/"+n, os.O_RDWR, 0)
+		if err != nil {
+			t.Errorf("opening /dev/%s in the view: %v", n, err)
+			continue
+		}
+		f.Close()
+	}
+	if fi, err := os.Lstat(dev + "/pts/ptmx"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Errorf("no devpts with ptmx in the view's /dev: %v", err)
+	}
+	if target, err := os.Readlink(dev + "/fd"); err != nil || target != "/proc/self/fd" {
+		t.Errorf("/dev/fd in the view: %q, %v", target, err)
+	}
+	entries, err := os.ReadDir(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		switch {
+		case e.Type()&os.ModeDevice != 0 && e.Type()&os.ModeCharDevice == 0:
+			t.Errorf("block device /dev/%s in the view", e.Name())
+		case e.Type()&os.ModeCharDevice != 0 && !slices.Contains(viewDevNodes, e.Name()):
+			t.Errorf("character device /dev/%s in the view", e.Name())
+		}
+	}
+	for _, b := range []string{"vda", "sda", "nvme0n1", "loop0", "mem", "kmsg"} {
+		if _, err := os.Lstat(dev + "/" + b); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("/dev/%s in the view: %v", b, err)
+		}
+	}
+	if err := os.WriteFile(dev+"/vmctr-trace-view-test", nil, 0o644); err != nil {
+		t.Errorf("creating a file in the view's /dev: %v", err)
+	}
+	if _, err := os.Lstat("/dev/vmctr-trace-view-test"); err == nil {
+		os.Remove("/dev/vmctr-trace-view-test")
+		t.Error("a file made in the view's /dev reached this host's")
+	}
 }
