@@ -218,7 +218,8 @@ func (d *discoverer) addExecutable(req string, res *resolution, what, given stri
 		if strict {
 			return pathErr(what, given, s.err)
 		}
-		logrus.Debugf("elfdeps: %s: %v", req, s.err)
+		// Copied all the same; what it would load is not followed.
+		logrus.Warnf("elfdeps: %s: %v; copied without following its dependencies", req, s.err)
 		return nil
 	}
 	switch s.kind {
