@@ -446,6 +446,7 @@ func (b *builder) build(ctx context.Context, bundle string) error {
 	found, err := elfdeps.Discover(dctx, elfdeps.Options{
 		Root: b.srcRoot, Apps: apps, Packages: o.Packages, Files: o.Files, Excludes: o.Excludes,
 		Trace: o.Trace, TraceTimeout: o.TraceTimeout, TraceArgs: traceArgs, AppDetail: appDetail,
+		TraceCapabilities: DefaultCapabilities,
 	})
 	if aerr := <-ahead; aerr != nil {
 		return aerr
@@ -975,15 +976,13 @@ func prepareOutput(out string, force bool) (string, *Manifest, error) {
 	if len(ents) == 0 {
 		return out, nil, nil
 	}
+	if err := builtBundle(out); err != nil {
+		return "", nil, fmt.Errorf("%w: %s, and it is not a bundle vmctr built: choose another -o, or empty it yourself", ErrOutputExists, out)
+	}
 	// A bundle an earlier build wrote: the build goes on as far as its
 	// inputs' digest, and leaves the bundle as it is if they match.
 	if m, err := ReadManifest(filepath.Join(out, "rootfs")); err == nil && m.Build != nil && m.Build.Key != "" {
-		if fi, err := os.Lstat(filepath.Join(out, "config.json")); err == nil && fi.Mode().IsRegular() {
-			return out, m, nil
-		}
-	}
-	if err := replaceable(out); errors.Is(err, ErrNotBundle) {
-		return "", nil, fmt.Errorf("%w: %s, and it is not a bundle vmctr built: choose another -o, or empty it yourself", ErrOutputExists, out)
+		return out, m, nil
 	}
 	return "", nil, fmt.Errorf("%w: %s (use --force to replace it)", ErrOutputExists, out)
 }

@@ -163,12 +163,24 @@ func replaceDir(tmp, out string, force bool) error {
 	return nil
 }
 
-// replaceable reports why Force may not replace out: it must be a bundle
-// vmctr build wrote (config.json carrying AnnotationManifest, beside
-// rootfs/, and nothing else: a file someone put there is theirs), and no
+// replaceable reports why Force may not replace out: it must be empty or
+// a bundle vmctr built (builtBundle), nothing may be mounted in it, and no
 // process may run with its root in out/rootfs (a container of any state
 // root or runtime). Force never deletes anything else.
 func replaceable(out string) error {
+	if err := builtBundle(out); err != nil {
+		return err
+	}
+	if m := mountBelow(out); m != "" {
+		return fmt.Errorf("%w: something is mounted at %s; unmount it first (removing the old bundle would go through it)", ErrBundleInUse, m)
+	}
+	return bundleInUse(out)
+}
+
+// builtBundle reports (ErrNotBundle) why out, unless empty, is not a
+// bundle vmctr build wrote: config.json carrying AnnotationManifest
+// beside rootfs/, and nothing else (a file someone put there is theirs).
+func builtBundle(out string) error {
 	ents, err := os.ReadDir(out)
 	if err != nil {
 		return fmt.Errorf("output directory %s: %w", out, err)
@@ -185,32 +197,22 @@ func replaceable(out string) error {
 			return notBundle(fmt.Sprintf("holds %q, which vmctr build does not write", e.Name()))
 		}
 	}
-	fd, err := unix.Open(filepath.Join(out, "config.json"), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	var st unix.Stat_t
-	if err == nil {
-		if err = unix.Fstat(fd, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
-			err = errors.New("not a regular file")
-		}
-		if err != nil {
-			unix.Close(fd)
-		}
-	}
+	// Not through a link, not a FIFO (opening it would wait).
+	f, err := os.OpenFile(filepath.Join(out, "config.json"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return notBundle("has no readable config.json")
 	}
-	f := os.NewFile(uintptr(fd), "config.json")
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return notBundle("has a config.json that is not a regular file")
+	}
 	var cfg struct {
 		Annotations map[string]string `json:"annotations"`
 	}
-	err = json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(&cfg)
-	f.Close()
-	if err != nil || cfg.Annotations[AnnotationManifest] == "" {
+	if err := json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(&cfg); err != nil || cfg.Annotations[AnnotationManifest] == "" {
 		return notBundle("has a config.json that vmctr build did not write")
 	}
-	if m := mountBelow(out); m != "" {
-		return fmt.Errorf("%w: %s is mounted at %s; unmount it first (removing the old bundle would go through it)", ErrBundleInUse, m, m)
-	}
-	return bundleInUse(out)
+	return nil
 }
 
 // mountBelow returns a mount point of this mount namespace at or below
@@ -248,7 +250,7 @@ func bundleInUse(out string) error {
 			continue
 		}
 		comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
-		return fmt.Errorf("%w: process %d (%s) runs in %s/rootfs; stop its container first", ErrBundleInUse,
+		return fmt.Errorf("%w: process %d (%s) runs in %s/rootfs (a container runs from this bundle); stop it first", ErrBundleInUse,
 			pid, strings.TrimSpace(string(comm)), out)
 	}
 	return nil

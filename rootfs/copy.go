@@ -70,9 +70,18 @@ func newCopier(srcFd, dstFd int, keepSetuid bool) *copier {
 	}
 }
 
-// hostUID and hostGID are the owner of n's copy on the host.
-func (n *node) hostUID(c *copier) int { u, _ := c.hostIDs(n.uid, n.gid); return u }
-func (n *node) hostGID(c *copier) int { _, g := c.hostIDs(n.uid, n.gid); return g }
+// fchown gives the copy open as fd n's owner, as the host sees it.
+func (c *copier) fchown(fd int, n *node) error {
+	u, g := c.hostIDs(n.uid, n.gid)
+	return unix.Fchown(fd, u, g)
+}
+
+// lchownat gives the entry base of directory pfd n's owner, as the host
+// sees it, without following a symbolic link.
+func (c *copier) lchownat(pfd int, base string, n *node) error {
+	u, g := c.hostIDs(n.uid, n.gid)
+	return unix.Fchownat(pfd, base, u, g, unix.AT_SYMLINK_NOFOLLOW)
+}
 
 // processUmask reads the umask without changing it (umask(2) can only
 // set it, and it is process-wide).
@@ -234,7 +243,7 @@ func (c *copier) finishDirs(nodes []*node) error {
 		}
 		fd := c.dirs[n.path]
 		if c.chowned(n.uid, n.gid) {
-			if err := unix.Fchown(fd, n.hostUID(c), n.hostGID(c)); err != nil {
+			if err := c.fchown(fd, n); err != nil {
 				return fmt.Errorf("setting the owner of directory %s: %w", n.path, err)
 			}
 		}
@@ -440,7 +449,7 @@ func (c *copier) copyFile(n *node, buf []byte, h hash.Hash) error {
 	n.st.Size = total
 	chown := c.chowned(n.uid, n.gid)
 	if chown {
-		if err := unix.Fchown(dfd, n.hostUID(c), n.hostGID(c)); err != nil {
+		if err := c.fchown(dfd, n); err != nil {
 			return fmt.Errorf("copying %s: setting the owner: %w", n.path, err)
 		}
 	}
@@ -509,7 +518,7 @@ func (c *copier) makeSpecial(n *node) error {
 		}
 		n.mode = 0o777
 		if c.chowned(n.uid, n.gid) {
-			if err := unix.Fchownat(pfd, base, n.hostUID(c), n.hostGID(c), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := c.lchownat(pfd, base, n); err != nil {
 				return fmt.Errorf("setting the owner of symbolic link %s: %w", n.path, err)
 			}
 		}
@@ -522,7 +531,7 @@ func (c *copier) makeSpecial(n *node) error {
 		// The FIFO was just made in a directory only the builder can
 		// reach, so its name still refers to it.
 		if c.asRoot {
-			err = unix.Fchownat(pfd, base, n.hostUID(c), n.hostGID(c), unix.AT_SYMLINK_NOFOLLOW)
+			err = c.lchownat(pfd, base, n)
 		}
 		if err == nil {
 			err = unix.Fchmodat(pfd, base, n.mode, 0)

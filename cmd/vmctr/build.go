@@ -91,11 +91,6 @@ Examples:
 		if os.Getenv("GOMEMLIMIT") == "" {
 			debug.SetMemoryLimit(1 << 30)
 		}
-		if o.Force {
-			if err := checkBundleInUse(c.Context, c.String("root"), o.Output); err != nil {
-				return fmt.Errorf("build: %w", err)
-			}
-		}
 		ctx, stop := signal.NotifyContext(c.Context, unix.SIGINT, unix.SIGTERM)
 		defer stop()
 		bar := newProgressBar(c.App.ErrWriter)
@@ -208,30 +203,6 @@ func buildOpts(c *cli.Context) (rootfs.BuildOpts, error) {
 	}
 	o.Init = init
 	return o, nil
-}
-
-// checkBundleInUse refuses to replace (--force) a bundle that a container
-// of this vmctr (--root) has not stopped running from: its processes live
-// in that root file system, and replacing it would pull their files from
-// under them. Containers of other state roots are not known here.
-func checkBundleInUse(ctx context.Context, root, output string) error {
-	out, err := os.Stat(output)
-	if err != nil {
-		return nil // nothing to replace
-	}
-	states, err := container.List(ctx, root)
-	if err != nil {
-		return nil // no readable state root: no containers of ours
-	}
-	for _, s := range states {
-		if s.Status == "stopped" || s.Bundle == "" {
-			continue
-		}
-		if b, err := os.Stat(s.Bundle); err == nil && os.SameFile(b, out) {
-			return fmt.Errorf("--force: container %q (%s) runs from %s; stop and delete it first", s.ID, s.Status, output)
-		}
-	}
-	return nil
 }
 
 // findInit locates the init program: --init, $VMCTR_INIT, beside the vmctr

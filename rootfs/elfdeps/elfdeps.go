@@ -81,6 +81,11 @@ type Options struct {
 	Trace        bool                // run the apps once under strace and add what they open/exec
 	TraceTimeout time.Duration       // bound for Trace (default 5s); apps still running are killed
 	TraceArgs    map[string][]string // optional args per app, keyed as given in Apps, for the trace run
+	// TraceCapabilities are the only capabilities ("CAP_CHOWN", ...) the
+	// traced apps may have (their bounding set; CAP_SYS_CHROOT is added,
+	// chroot(8) needs it): those of the container being built. None else
+	// by default.
+	TraceCapabilities []string
 	// AppDetail says, per app as given in Apps, why it is one (File.Detail
 	// of its entry); the default is "--app PATH".
 	AppDetail map[string]string

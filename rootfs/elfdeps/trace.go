@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moby/sys/capability"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -35,7 +36,8 @@ import (
 //     minimal (no block device); a source root other than "/" has no /proc
 //     or /sys. What chroot(8) itself does before chroot(2) is ignored;
 //   - runs as root with only the capabilities of a built container
-//     (traceCaps: no CAP_SYS_ADMIN, CAP_MKNOD, CAP_SYS_PTRACE, ...) in its
+//     (Options.TraceCapabilities, and CAP_SYS_CHROOT for chroot(8); never
+//     CAP_SYS_ADMIN, CAP_MKNOD, CAP_SYS_PTRACE, ... from vmctr build) in its
 //     bounding set and no_new_privs, so an app that breaks out of its
 //     chroot can neither remount nor open a device of this host;
 //   - gets fresh PID, network, IPC and UTS namespaces: the apps see only a
@@ -192,7 +194,11 @@ func (d *discoverer) traceInView(ctx context.Context, strace, chroot string, a r
 	if err != nil {
 		return nil, fmt.Errorf("tracing app %s: making a private view of %s: %w", a.given, d.fs.host, err)
 	}
-	if err := restrictTraceThread(); err != nil {
+	caps, err := traceCaps(d.o.TraceCapabilities)
+	if err != nil {
+		return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
+	}
+	if err := restrictTraceThread(caps); err != nil {
 		return nil, fmt.Errorf("tracing app %s: %w", a.given, err)
 	}
 	logrus.Debugf("elfdeps: a private view of %s for %s in %s", d.fs.host, a.given, time.Since(start).Round(time.Microsecond))
@@ -203,17 +209,25 @@ func (d *discoverer) traceInView(ctx context.Context, strace, chroot string, a r
 	return d.runTrace(ctx, strace, chroot, v.root, v.scratch, a, timeout)
 }
 
-// traceCaps are the only capabilities the traced apps (and strace) can
-// have: those of a built container. It mirrors rootfs.DefaultCapabilities
-// (rootfs/bundle.go), which elfdeps cannot import; keep them the same.
-// CAP_SYS_CHROOT is also what chroot(8) needs.
-var traceCaps = []int{
-	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_KILL,
-	unix.CAP_NET_BIND_SERVICE, unix.CAP_SETFCAP, unix.CAP_SETGID, unix.CAP_SETPCAP, unix.CAP_SETUID,
-	unix.CAP_SYS_CHROOT,
+// traceCaps turns Options.TraceCapabilities ("CAP_CHOWN", ...) into
+// capability numbers, with CAP_SYS_CHROOT, which chroot(8) needs, always.
+func traceCaps(names []string) ([]int, error) {
+	byName := map[string]int{}
+	for _, c := range capability.ListKnown() {
+		byName["CAP_"+strings.ToUpper(c.String())] = int(c)
+	}
+	caps := []int{unix.CAP_SYS_CHROOT}
+	for _, n := range names {
+		c, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown capability %q for the traced apps", n)
+		}
+		caps = append(caps, c)
+	}
+	return caps, nil
 }
 
-// restrictTraceThread drops every capability but traceCaps from the
+// restrictTraceThread drops every capability but keep from the
 // calling thread's bounding set and sets no_new_privs on it. strace is
 // forked from that thread, so it and the apps inherit both: root's
 // capabilities after execve are the bounding set, so the apps cannot
@@ -222,7 +236,7 @@ var traceCaps = []int{
 // Preconditions: the calling goroutine is locked to its thread, for good
 // (the Go runtime never starts threads from such a one), and the thread is
 // done with what needs the dropped capabilities (the view is made).
-func restrictTraceThread() error {
+func restrictTraceThread(keep []int) error {
 	last := unix.CAP_LAST_CAP
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -230,7 +244,7 @@ func restrictTraceThread() error {
 		}
 	}
 	for c := 0; c <= last; c++ {
-		if slices.Contains(traceCaps, c) {
+		if slices.Contains(keep, c) {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {

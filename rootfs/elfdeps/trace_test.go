@@ -5,10 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseTraceLine(t *testing.T) {
@@ -383,5 +386,17 @@ func TestTraceEscape(t *testing.T) {
 				t.Errorf("the traced app broke out of its chroot and created %s on this host", escaped)
 			}
 		})
+	}
+}
+
+// The traced apps' capabilities come from the caller, by name, with
+// CAP_SYS_CHROOT for chroot(8); an unknown name is an error.
+func TestTraceCaps(t *testing.T) {
+	caps, err := traceCaps([]string{"CAP_CHOWN", "CAP_NET_BIND_SERVICE"})
+	if err != nil || !slices.Equal(caps, []int{unix.CAP_SYS_CHROOT, unix.CAP_CHOWN, unix.CAP_NET_BIND_SERVICE}) {
+		t.Errorf("traceCaps = %v, %v", caps, err)
+	}
+	if _, err := traceCaps([]string{"CAP_NOPE"}); err == nil {
+		t.Error("traceCaps(CAP_NOPE): no error")
 	}
 }

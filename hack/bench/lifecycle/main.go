@@ -261,7 +261,6 @@ func checkExeseal(r *rt) {
 	}
 }
 
-
 func buildVmctr(dst string) error {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	gomod := strings.TrimSpace(string(out))
